@@ -1,0 +1,105 @@
+"""Checkpoint directories for the project's own codec (config.json + model.safetensors) and the
+published EnCodec weights file."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .architecture import CONFIGS, PRETRAINED_FILES, CodecConfig, CodecModules, build_modules
+
+FORMAT = "antiphon-codec"
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(modules: CodecModules, config: CodecConfig, path: str | os.PathLike,
+                    dtype: torch.dtype = torch.float32, extra: dict | None = None) -> Path:
+    """Written to a temporary name and renamed, so a kill never leaves half a checkpoint."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
+               for k, v in modules.state_dict().items()}
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config.to_dict(), **(extra or {})}
+    tmp = path / "model.safetensors.tmp"
+    save_file(tensors, str(tmp))
+    os.replace(tmp, path / "model.safetensors")
+    tmp = path / "config.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, path / "config.json")
+    return path
+
+
+def read_config(path: Path) -> tuple[CodecConfig, dict]:
+    cfg_file = path / "config.json"
+    if not cfg_file.is_file():
+        raise ValueError(f"{path} is not a codec checkpoint: {cfg_file.name} is missing "
+                         "(expected a directory with config.json and model.safetensors)")
+    try:
+        meta = json.loads(cfg_file.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{cfg_file} is not valid JSON: {e}") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{cfg_file} has format {meta.get('format')!r}, expected {FORMAT!r}")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{cfg_file} has format_version {meta.get('format_version')!r}; "
+                         f"this version of antiphon reads version {FORMAT_VERSION}")
+    return CodecConfig.from_dict(meta["config"]), meta
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[CodecConfig, CodecModules]:
+    path = Path(path)
+    config, _ = read_config(path)
+    weights = path / "model.safetensors"
+    if not weights.is_file():
+        raise ValueError(f"{path} is not a complete codec checkpoint: model.safetensors is missing")
+    modules = build_modules(config, seed=None)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
+    load_state(modules, state, str(weights))
+    return config, modules
+
+
+def load_state(modules: CodecModules, state: dict, source: str) -> None:
+    expected = modules.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"{source} does not match the architecture: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}")
+    for k, v in state.items():
+        if v.shape != expected[k].shape:
+            raise ValueError(f"{source}: tensor {k} has shape {list(v.shape)}, "
+                             f"the architecture expects {list(expected[k].shape)}")
+    modules.load_state_dict(state)
+
+
+def pretrained_path(name: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / PRETRAINED_FILES[name]
+
+
+def load_pretrained(name: str, weights: str | os.PathLike | None = None) -> tuple[CodecConfig, CodecModules]:
+    """Published weights through encodec's own loader (the torch hub cache), or a file the user
+    names. Never falls back to random weights."""
+    from encodec.model import EncodecModel
+
+    config = CONFIGS[name]
+    modules = build_modules(config, seed=None)
+    if weights is not None:
+        file = Path(weights)
+        if not file.is_file():
+            raise FileNotFoundError(f"EnCodec weights file {file} does not exist")
+        state = torch.load(file, map_location="cpu", weights_only=True)
+        source = str(file)
+    else:
+        file = pretrained_path(name)
+        if not file.is_file():
+            raise FileNotFoundError(
+                f"the pretrained {name} weights are not on this machine: put {PRETRAINED_FILES[name]} at "
+                f"{file} (the torch hub cache; set TORCH_HOME to move it), or pass its path, or use "
+                f"'random:{name}' for seeded random weights")
+        state = EncodecModel._get_pretrained(PRETRAINED_FILES[name], None)
+        source = str(file)
+    load_state(modules, state, source)
+    return config, modules

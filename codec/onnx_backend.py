@@ -1,0 +1,109 @@
+"""ONNX export of the streaming encode and decode steps (state as explicit inputs and outputs),
+run with ONNX Runtime: the CUDA provider when present, the CPU provider otherwise."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class _StepModule(nn.Module):
+    def __init__(self, step, modules: nn.Module):
+        super().__init__()
+        self._step = step
+        self.modules_ = modules  # registered, so the tracer sees weights as parameters
+
+    def forward(self, x, *states):
+        y, new = self._step(x, list(states))
+        return (y, *new)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("ANTIPHON_CACHE", Path.home() / ".cache" / "antiphon")) / "onnx"
+
+
+def _fingerprint(runner) -> str:
+    h = hashlib.sha256(str(runner.num_codebooks).encode())
+    for k, v in sorted(runner.modules.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def export(torch_runner, which: str, path: Path) -> Path:
+    """Export the encode or decode step to `path` (dynamic batch and time), all in float32:
+    ONNX Runtime has no float64 convolution."""
+    from .codec import TorchRunner
+
+    runner = TorchRunner(copy.deepcopy(torch_runner.modules).float().cpu(), torch_runner.num_codebooks,
+                         encode_dtype=torch.float32)
+    program = runner.encoder if which == "encode" else runner.decoder
+    cfg_size = runner.modules.encoder.hop_length
+    states = program.init_states(2, "cpu")
+    if which == "encode":
+        x = torch.zeros(2, 1, int(cfg_size) * 2)
+        step = runner.encode_step_fn
+    else:
+        x = torch.zeros(2, runner.num_codebooks, 2, dtype=torch.long)
+        step = runner.decode_step_fn
+    module = _StepModule(step, runner.modules)
+    names_in = ["x"] + [f"state_in_{i}" for i in range(len(states))]
+    names_out = ["y"] + [f"state_out_{i}" for i in range(len(states))]
+    axes = {n: {0: "batch"} for n in names_in[1:] + names_out[1:]}
+    axes.update({"x": {0: "batch", 2: "time"}, "y": {0: "batch", 2: "time"}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (x, *states), str(tmp), input_names=names_in, output_names=names_out,
+                          dynamic_axes=axes, opset_version=17, dynamo=False)
+    os.replace(tmp, path)
+    return path
+
+
+def providers(device: torch.device) -> list[str]:
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if device.type == "cuda" and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class OnnxRunner:
+    """Same interface as the torch runner: step(x, states) -> (y, states)."""
+
+    def __init__(self, torch_runner, device: torch.device):
+        import onnxruntime as ort
+
+        self.device = device
+        key = _fingerprint(torch_runner)
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        self._sessions = {}
+        for which in ("encode", "decode"):
+            path = cache_dir() / f"{key}-{which}.onnx"
+            if not path.is_file():
+                export(torch_runner, which, path)
+            self._sessions[which] = ort.InferenceSession(str(path), opts, providers=providers(device))
+
+    def _run(self, which, x, states):
+        sess = self._sessions[which]
+        feed = {"x": x.cpu().numpy()}
+        feed.update({f"state_in_{i}": s.cpu().float().numpy() for i, s in enumerate(states)})
+        out = sess.run(None, feed)
+        # states are kept in the stream's own dtype between calls
+        return (torch.from_numpy(out[0]).to(self.device),
+                [torch.from_numpy(o).to(self.device, s.dtype) for o, s in zip(out[1:], states)])
+
+    def encode_step(self, pcm, states):
+        return self._run("encode", pcm, states)
+
+    def decode_step(self, codes, states):
+        return self._run("decode", codes, states)
+

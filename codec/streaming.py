@@ -1,0 +1,157 @@
+"""Exact chunked streaming over encodec's SEANet modules, with per-slot state.
+
+A streaming program is compiled once from a module tree into a list of steps.  Each stateful
+step owns some state tensors (batch first) in one flat list, so the whole stream state is a
+plain list of tensors: easy to reset per slot, and to export to ONNX as explicit inputs/outputs.
+
+State kept per module:
+- causal conv: the last (effective kernel - stride) input samples (zeros at start = zero padding)
+- transposed conv: the (kernel - stride) output samples that overlap into the next chunk
+- LSTM: hidden and cell state
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from encodec.modules.conv import SConv1d, SConvTranspose1d
+from encodec.modules.lstm import SLSTM
+from encodec.modules.seanet import SEANetResnetBlock
+
+
+class StateSpec:
+    """Shape (without batch) and dtype of one state tensor."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.shape = shape
+
+    def zeros(self, batch: int, device, dtype) -> torch.Tensor:
+        return torch.zeros((batch, *self.shape), device=device, dtype=dtype)
+
+
+class _Step:
+    specs: list[StateSpec] = []
+
+    def __call__(self, x, states):
+        raise NotImplementedError
+
+
+class _Stateless(_Step):
+    def __init__(self, module):
+        self.module, self.specs = module, []
+
+    def __call__(self, x, states):
+        return self.module(x), []
+
+
+class _CausalConv(_Step):
+    def __init__(self, module: SConv1d):
+        conv = module.conv.conv
+        if not module.causal:
+            raise ValueError("streaming needs causal convolutions")
+        k, s, d = conv.kernel_size[0], conv.stride[0], conv.dilation[0]
+        self.module, self.stride = module, s
+        self.context = (k - 1) * d + 1 - s
+        self.specs = [StateSpec((conv.in_channels, self.context))] if self.context else []
+
+    def __call__(self, x, states):
+        if not self.context:
+            return self.module.conv(x), []
+        xx = torch.cat([states[0], x], dim=-1)
+        return self.module.conv(xx), [xx[..., xx.shape[-1] - self.context:]]
+
+
+class _CausalConvTranspose(_Step):
+    def __init__(self, module: SConvTranspose1d):
+        convtr = module.convtr.convtr
+        if not module.causal or module.trim_right_ratio != 1.0:
+            raise ValueError("streaming needs causal transposed convolutions trimmed on the right")
+        k, s = convtr.kernel_size[0], convtr.stride[0]
+        self.module, self.stride, self.overlap = module, s, k - s
+        self.specs = [StateSpec((convtr.out_channels, self.overlap))]
+
+    def __call__(self, x, states):
+        y = self.module.convtr(x)
+        n = x.shape[-1] * self.stride
+        head = y[..., : self.overlap] + states[0]
+        y = torch.cat([head, y[..., self.overlap:]], dim=-1)
+        tail = y[..., n:]
+        bias = self.module.convtr.convtr.bias
+        if bias is not None:  # the next chunk adds the bias over these samples again
+            tail = tail - bias[:, None]
+        return y[..., :n], [tail]
+
+
+class _LSTM(_Step):
+    def __init__(self, module: SLSTM):
+        lstm = module.lstm
+        self.module = module
+        shape = (lstm.num_layers, lstm.hidden_size)
+        self.specs = [StateSpec(shape), StateSpec(shape)]
+
+    def __call__(self, x, states):
+        h, c = states[0].transpose(0, 1).contiguous(), states[1].transpose(0, 1).contiguous()
+        seq = x.permute(2, 0, 1)
+        y, (h, c) = self.module.lstm(seq, (h, c))
+        if self.module.skip:
+            y = y + seq
+        return y.permute(1, 2, 0), [h.transpose(0, 1), c.transpose(0, 1)]
+
+
+class _Sequence(_Step):
+    def __init__(self, steps: list[_Step]):
+        self.steps = steps
+        self.specs = [spec for step in steps for spec in step.specs]
+
+    def __call__(self, x, states):
+        out, i = [], 0
+        for step in self.steps:
+            n = len(step.specs)
+            x, new = step(x, states[i:i + n])
+            out += new
+            i += n
+        return x, out
+
+
+class _Residual(_Step):
+    def __init__(self, module: SEANetResnetBlock):
+        self.shortcut, self.block = compile_module(module.shortcut), compile_module(module.block)
+        self.specs = self.shortcut.specs + self.block.specs
+
+    def __call__(self, x, states):
+        n = len(self.shortcut.specs)
+        a, sa = self.shortcut(x, states[:n])
+        b, sb = self.block(x, states[n:])
+        return a + b, sa + sb
+
+
+def compile_module(module: nn.Module) -> _Step:
+    if isinstance(module, nn.Sequential):
+        return _Sequence([compile_module(m) for m in module])
+    if isinstance(module, SConv1d):
+        return _CausalConv(module)
+    if isinstance(module, SConvTranspose1d):
+        return _CausalConvTranspose(module)
+    if isinstance(module, SLSTM):
+        return _LSTM(module)
+    if isinstance(module, SEANetResnetBlock):
+        return _Residual(module)
+    if hasattr(module, "model") and isinstance(module.model, nn.Sequential):  # SEANet encoder/decoder
+        return compile_module(module.model)
+    if len(list(module.parameters())) == 0:  # activations, Identity
+        return _Stateless(module)
+    raise TypeError(f"no streaming rule for {type(module).__name__}")
+
+
+class StreamProgram:
+    """A module tree as a pure function: (x, states) -> (y, new_states)."""
+
+    def __init__(self, module: nn.Module):
+        self._root = compile_module(module)
+        self.specs = self._root.specs
+
+    def init_states(self, batch: int, device, dtype=torch.float32) -> list[torch.Tensor]:
+        return [spec.zeros(batch, device, dtype) for spec in self.specs]
+
+    def __call__(self, x: torch.Tensor, states: list[torch.Tensor]):
+        return self._root(x, states)
