@@ -24,7 +24,9 @@ def test_fp16_checkpoint_loads(tmp_path):
     config = CONFIGS["tiny"]
     save_checkpoint(build_modules(config, seed=1), config, tmp_path / "ck", dtype=torch.float16)
     c = load_codec(tmp_path / "ck")
-    assert next(c.modules.parameters()).dtype == torch.float32
+    assert next(c.modules.decoder.parameters()).dtype == torch.float32
+    wav = torch.randn(1, 1, 3 * config.frame_size) * 0.2
+    assert c.decode(c.encode(wav)).dtype == torch.float32
 
 
 def test_bad_checkpoints_say_what_is_wrong(tmp_path):
