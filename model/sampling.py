@@ -1,0 +1,49 @@
+"""Per-slot sampling: temperature, top-k, top-p; greedy at temperature 0; one seeded generator."""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+
+@dataclasses.dataclass
+class SamplingSettings:
+    text_temperature: float = 0.7
+    text_top_k: int = 25
+    text_top_p: float = 1.0
+    audio_temperature: float = 0.8
+    audio_top_k: int = 250
+    audio_top_p: float = 1.0
+
+    def validate(self) -> "SamplingSettings":
+        for name in ("text", "audio"):
+            t, k, p = (getattr(self, f"{name}_{x}") for x in ("temperature", "top_k", "top_p"))
+            if not (isinstance(t, (int, float)) and 0 <= t <= 10):
+                raise ValueError(f"{name}_temperature must be a number in [0, 10], got {t!r}")
+            if not (isinstance(k, int) and k >= 0):
+                raise ValueError(f"{name}_top_k must be an integer >= 0 (0: no limit), got {k!r}")
+            if not (isinstance(p, (int, float)) and 0 < p <= 1):
+                raise ValueError(f"{name}_top_p must be a number in (0, 1], got {p!r}")
+        return self
+
+
+def sample(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor,
+           generator: torch.Generator | None) -> torch.Tensor:
+    """logits [B,...,V]; settings [B]. Returns indices [B,...]."""
+    B, V = logits.shape[0], logits.shape[-1]
+    flat = logits.float().reshape(B, -1, V)
+    greedy = flat.argmax(-1)
+    shape = (B, 1, 1)
+    temp = temperature.clamp_min(1e-5).view(shape)
+    scaled = flat / temp
+    sorted_logits, order = scaled.sort(dim=-1, descending=True)
+    rank = torch.arange(V, device=logits.device).view(1, 1, V)
+    k = torch.where(top_k > 0, top_k, torch.full_like(top_k, V)).view(shape)
+    probs = sorted_logits.softmax(-1)
+    before = probs.cumsum(-1) - probs  # mass strictly above this token
+    keep = (rank < k) & (before < top_p.view(shape))
+    sorted_logits = sorted_logits.masked_fill(~keep, float("-inf"))
+    choice = torch.multinomial(sorted_logits.softmax(-1).reshape(-1, V), 1, generator=generator)
+    picked = order.reshape(-1, V).gather(-1, choice).view(B, -1)
+    out = torch.where((temperature > 0).view(B, 1), picked, greedy)
+    return out.view(logits.shape[:-1])

@@ -1,0 +1,152 @@
+"""Batched streaming inference: one slot per session, a ring KV cache of fixed size per slot."""
+from __future__ import annotations
+
+import torch
+
+from .sampling import SamplingSettings, sample
+
+
+class RingCache:
+    """Per layer keys/values [B,Hkv,C,D]; `pos_of_entry` [B,C] holds each entry's absolute
+    position (-1 empty) so masks stay right after wraparound; `pos` [B] is the next position."""
+
+    def __init__(self, layers, batch, kv_heads, context, head_dim, device, dtype):
+        shape = (batch, kv_heads, context, head_dim)
+        self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(layers)]
+        self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(layers)]
+        self.pos_of_entry = torch.full((batch, context), -1, dtype=torch.long, device=device)
+        self.pos = torch.zeros(batch, dtype=torch.long, device=device)
+        self.context = context
+        self._rows = torch.arange(batch, device=device)
+        self.active = torch.zeros(batch, dtype=torch.bool, device=device)
+
+    def begin_step(self, active: torch.Tensor):
+        self.active = active
+        self.slot = self.pos % self.context
+        current = self.pos_of_entry[self._rows, self.slot]
+        self.pos_of_entry[self._rows, self.slot] = torch.where(active, self.pos, current)
+
+    def write(self, layer, k, v):
+        for cache, new in ((self.k[layer], k), (self.v[layer], v)):
+            old = cache[self._rows, :, self.slot]
+            cache[self._rows, :, self.slot] = torch.where(self.active[:, None, None], new.to(cache.dtype), old)
+
+    def end_step(self):
+        self.pos += self.active.long()
+
+    def reset(self, idx):
+        for t in self.k + self.v:
+            t[idx] = 0
+        self.pos_of_entry[idx] = -1
+        self.pos[idx] = 0
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.k + self.v + [self.pos_of_entry, self.pos])
+
+
+class ModelStream:
+    """`step(user_codes [B,K], active [B])` -> (agent codes [B,K], text tokens [B]) for the
+    aligned frame `max_delay` steps back (silence and pad until then). Inactive slots neither
+    advance nor change state; their outputs are silence and pad."""
+
+    def __init__(self, model, batch_size: int, context: int | None = None, seed: int = 0):
+        cfg = model.cfg
+        context = cfg.context if context is None else int(context)
+        if not 2 <= context:
+            raise ValueError(f"context must be at least 2 frames, got {context}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.model, self.cfg, self.batch_size, self.context = model, cfg, batch_size, context
+        dev = next(model.parameters()).device
+        self.device = dev
+        dtype = next(model.parameters()).dtype
+        self.cache = RingCache(cfg.layers, batch_size, cfg.kv_heads, context, cfg.head_dim, dev, dtype)
+        K, D = cfg.num_codebooks, max(cfg.delays)
+        self.max_delay = D
+        self._delays = torch.tensor(cfg.delays, device=dev)
+        self._prev_text = torch.full((batch_size,), model.tokenizer.BOS, dtype=torch.long, device=dev)
+        self._prev_agent = torch.full((batch_size, K), cfg.cardinality, dtype=torch.long, device=dev)
+        # history of delayed outputs A'[t-D..t] per slot, to undo the delay
+        self._hist = torch.full((batch_size, D + 1, K), cfg.cardinality, dtype=torch.long, device=dev)
+        self._text_hist = torch.full((batch_size, D + 1), model.tokenizer.PAD, dtype=torch.long, device=dev)
+        self.generator = torch.Generator(device=dev).manual_seed(seed)
+        self._settings = {}
+        defaults = SamplingSettings()
+        for f in ("text_temperature", "text_top_k", "text_top_p", "audio_temperature", "audio_top_k", "audio_top_p"):
+            dt = torch.long if f.endswith("top_k") else torch.float
+            self._settings[f] = torch.full((batch_size,), getattr(defaults, f), dtype=dt, device=dev)
+        self.last_tokens = None
+        self.last_logits = None
+
+    def configure(self, slot: int, settings: SamplingSettings) -> None:
+        settings.validate()
+        for name, t in self._settings.items():
+            t[slot] = getattr(settings, name)
+
+    def _check(self, user_codes, active):
+        B, K, card = self.batch_size, self.cfg.num_codebooks, self.cfg.cardinality
+        if not isinstance(user_codes, torch.Tensor) or user_codes.shape != (B, K):
+            got = list(user_codes.shape) if isinstance(user_codes, torch.Tensor) else type(user_codes).__name__
+            raise ValueError(f"user_codes must be a tensor of shape [{B}, {K}], got {got}")
+        if user_codes.dtype != torch.long:
+            raise ValueError(f"user_codes must be int64, got {user_codes.dtype}")
+        if user_codes.numel() and (user_codes.min() < 0 or user_codes.max() >= card):
+            raise ValueError(f"user_codes must lie in [0, {card}), got [{int(user_codes.min())}, {int(user_codes.max())}]")
+        if active is None:
+            return torch.ones(B, dtype=torch.bool, device=self.device)
+        if not isinstance(active, torch.Tensor) or active.shape != (B,) or active.dtype != torch.bool:
+            raise ValueError(f"active must be a bool tensor of shape [{B}]")
+        return active.to(self.device)
+
+    @torch.no_grad()
+    def step(self, user_codes: torch.Tensor, active: torch.Tensor | None = None):
+        active = self._check(user_codes, active)
+        user_codes = user_codes.to(self.device)
+        tokens = torch.cat([self._prev_text[:, None], self._prev_agent, user_codes], dim=1)
+        self.last_tokens = tokens
+        self.cache.begin_step(active)
+        text_logits, audio_logits = self.model.step(tokens, self.cache)
+        self.cache.end_step()
+        self.last_logits = (text_logits, audio_logits)
+        s = self._settings
+        text = sample(text_logits, s["text_temperature"], s["text_top_k"], s["text_top_p"], self.generator)
+        agent = sample(audio_logits, s["audio_temperature"], s["audio_top_k"], s["audio_top_p"], self.generator)
+        # Inside its delay a codebook has no token yet (the model was trained to expect NONE there).
+        pos = self.cache.pos - 1  # position just computed (for active slots)
+        agent = torch.where(pos[:, None] < self._delays[None], torch.full_like(agent, self.cfg.cardinality), agent)
+        a = active[:, None]
+        self._prev_text = torch.where(active, text, self._prev_text)
+        self._prev_agent = torch.where(a, agent, self._prev_agent)
+        self._hist = torch.where(a[:, :, None], torch.cat([self._hist[:, 1:], agent[:, None]], 1), self._hist)
+        self._text_hist = torch.where(a, torch.cat([self._text_hist[:, 1:], text[:, None]], 1), self._text_hist)
+        return self._aligned(active)
+
+    def _aligned(self, active):
+        D = self.max_delay
+        K = self.cfg.num_codebooks
+        # A[k, t-D] = A'[k, t-D+d_k] = hist[:, D - (D - d_k)] = hist[:, d_k]
+        codes = self._hist[:, self._delays, torch.arange(K, device=self.device)]
+        text = self._text_hist[:, 0]
+        silent = (codes == self.cfg.cardinality) | ~active[:, None]
+        codes = torch.where(silent, self.model.silence_codes[None].expand_as(codes), codes)
+        text = torch.where(active & (self.cache.pos > D), text, torch.full_like(text, self.model.tokenizer.PAD))
+        return codes, text
+
+    def reset(self, slots=None) -> None:
+        """Restart slots: a reset slot behaves exactly like a fresh stream."""
+        idx = torch.arange(self.batch_size, device=self.device) if slots is None else \
+            torch.as_tensor(slots, dtype=torch.long, device=self.device).reshape(-1)
+        if idx.numel() and (idx.min() < 0 or idx.max() >= self.batch_size):
+            raise ValueError(f"slots must lie in [0, {self.batch_size}), got {idx.tolist()}")
+        self.cache.reset(idx)
+        self._prev_text[idx] = self.model.tokenizer.BOS
+        self._prev_agent[idx] = self.cfg.cardinality
+        self._hist[idx] = self.cfg.cardinality
+        self._text_hist[idx] = self.model.tokenizer.PAD
+        defaults = SamplingSettings()
+        for name, t in self._settings.items():
+            t[idx] = getattr(defaults, name)
+
+    def state_nbytes(self) -> int:
+        return self.cache.nbytes() + sum(t.numel() * t.element_size() for t in
+                                         (self._prev_text, self._prev_agent, self._hist, self._text_hist))
