@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up (or refresh) the project's environment, then run the server or the test suite.
+#   bash scripts/run.sh serve [antiphon serve options]
+#   bash scripts/run.sh test  [pytest options]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_system=(espeak-ng libportaudio2)
+[[ "${1:-}" == test ]] && need_system+=(chromium alsa-utils)
+missing=()
+for p in "${need_system[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  echo "antiphon: installing system packages: ${missing[*]}" >&2
+  if [[ $(id -u) -eq 0 ]]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "antiphon: need root or sudo to install ${missing[*]} (apt-get install ${missing[*]})" >&2; exit 1; fi
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
+    echo "antiphon: could not install ${missing[*]}; install them with your package manager and retry" >&2; exit 1
+  fi
+fi
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+if [[ ! -x .venv/bin/python ]]; then
+  echo "antiphon: creating .venv with $PY" >&2
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.antiphon-installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+  echo "antiphon: installing Python dependencies into .venv (torch is large; first run takes minutes)" >&2
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  touch "$stamp"
+fi
+
+cmd=${1:-}; shift || true
+case "$cmd" in
+  serve) exec .venv/bin/antiphon serve "$@" ;;
+  test)  exec .venv/bin/python -m pytest "$@" ;;
+  *) echo "usage: bash scripts/run.sh serve|test [options]" >&2; exit 2 ;;
+esac
