@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import torch
 from torch import nn
 
-from encodec import modules as encodec_modules
-from encodec import quantization as encodec_quantization
+# encodec builds its convolutions with torch's deprecated weight_norm: not ours to fix, and it
+# would print on every start.
+warnings.filterwarnings("ignore", message=".*torch.nn.utils.weight_norm.*is deprecated", category=FutureWarning)
+
+from encodec import modules as encodec_modules  # noqa: E402
+from encodec import quantization as encodec_quantization  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)

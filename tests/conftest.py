@@ -6,3 +6,45 @@ def tiny_codec():
     from codec import load_codec
 
     return load_codec("random:tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_pair():
+    from codec import load_codec
+    from model import load_model
+
+    return load_codec("random:tiny"), load_model("random:tiny")
+
+
+@pytest.fixture
+async def server_factory(tiny_pair):
+    """Start real servers (random tiny model) on ephemeral loopback ports; shut them down after."""
+    from server.app import AntiphonServer
+
+    started = []
+
+    async def make(**kwargs):
+        codec, model = tiny_pair
+        kwargs.setdefault("grace_seconds", 0.5)
+        srv = await AntiphonServer(codec, model, random_weights=True, **kwargs).start("127.0.0.1", 0)
+        started.append(srv)
+        srv.url = f"ws://127.0.0.1:{srv.port}/ws"
+        srv.http = f"http://127.0.0.1:{srv.port}"
+        return srv
+
+    yield make
+    for srv in started:
+        await srv.shutdown()
+
+
+def speech_like(seconds: float, rate: int, seed: int = 0):
+    """A deterministic voiced signal (harmonics with a syllable envelope) as float32."""
+    import numpy as np
+
+    t = np.arange(int(seconds * rate)) / rate
+    rng = np.random.default_rng(seed)
+    f0 = 120 + 20 * np.sin(2 * np.pi * 0.5 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    x = sum(np.sin(k * phase) / k for k in range(1, 6))
+    env = 0.5 * (1 + np.sin(2 * np.pi * 3 * t)) * (t % 1.0 < 0.7)
+    return (0.2 * x * env + 0.005 * rng.standard_normal(t.size)).astype(np.float32)

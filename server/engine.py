@@ -1,0 +1,145 @@
+"""The batched engine: one thread, one tick per codec frame for every active session at once.
+
+Sessions join and leave at any tick (a joining session gets reset slots). The event loop only
+moves bytes; it hands frames in through thread-safe deques and gets results back through
+`call_soon_threadsafe`, so a stalled client never delays anyone's tick."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import torch
+
+from model import SamplingSettings
+
+
+class Engine:
+    def __init__(self, codec, model, max_sessions: int, metrics=None, seed: int = 0):
+        self.codec, self.model, self.max_sessions = codec, model, max_sessions
+        self.metrics = metrics
+        self.frame_size = codec.frame_size
+        self.period = codec.frame_size / codec.sample_rate
+        self.codec_stream = codec.stream(max_sessions)
+        self.model_stream = model.stream(max_sessions, seed=seed)
+        self.slots: list = [None] * max_sessions
+        self._lock = threading.Lock()
+        self._joins: list = []
+        self._leaves: list = []
+        self._wake = threading.Condition(self._lock)
+        self._stop = False
+        self.ticks = 0
+        self.late_ticks = 0
+        self.last_tick_seconds = 0.0
+        self._thread = threading.Thread(target=self._run, name="antiphon-engine", daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        with self._lock:
+            self._stop = True
+            self._wake.notify()
+        self._thread.join(timeout=5)
+
+    def free_slots(self) -> int:
+        with self._lock:
+            taken = sum(s is not None for s in self.slots) + len(self._joins) - len(self._leaves)
+        return self.max_sessions - taken
+
+    def join(self, session) -> bool:
+        """Reserve a slot; the session starts at the next tick. False when full."""
+        with self._lock:
+            taken = sum(s is not None for s in self.slots) + len(self._joins) - len(self._leaves)
+            if taken >= self.max_sessions:
+                return False
+            self._joins.append(session)
+            self._wake.notify()
+            return True
+
+    def leave(self, session) -> None:
+        """The slot is freed at the next tick."""
+        with self._lock:
+            if session in self._joins:
+                self._joins.remove(session)
+            elif session.slot is not None:
+                self._leaves.append(session)
+
+    def _apply_membership(self):
+        with self._lock:
+            leaves, joins = self._leaves, self._joins
+            self._leaves, self._joins = [], []
+        for s in leaves:
+            if s.slot is not None and self.slots[s.slot] is s:
+                self.slots[s.slot] = None
+            s.slot = None
+        for s in joins:
+            slot = self.slots.index(None)
+            self.slots[slot] = s
+            s.slot = slot
+            self.codec_stream.reset([slot])
+            self.model_stream.reset([slot])
+        for s in self.slots:
+            if s is not None and s.sampling_dirty:  # settings may arrive just after the join
+                s.sampling_dirty = False
+                self.model_stream.configure(s.slot, SamplingSettings(**s.sampling))
+
+    def _run(self):
+        torch.set_grad_enabled(False)
+        next_tick = None
+        while True:
+            with self._lock:
+                while not self._stop and not self._joins and all(s is None for s in self.slots):
+                    self._wake.wait()
+                    next_tick = None
+                if self._stop:
+                    return
+            self._apply_membership()
+            now = time.perf_counter()
+            if next_tick is None:
+                next_tick = now
+            if now < next_tick:
+                time.sleep(next_tick - now)
+            started = time.perf_counter()
+            self.tick()
+            took = time.perf_counter() - started
+            self.last_tick_seconds = took
+            if self.metrics:
+                self.metrics.tick.observe(took)
+            next_tick += self.period
+            if took > self.period:
+                self.late_ticks += 1
+                if self.metrics:
+                    self.metrics.late_ticks.inc()
+            if time.perf_counter() - next_tick > 2 * self.period:
+                next_tick = time.perf_counter()  # far behind: do not try to catch up in a burst
+
+    def tick(self):
+        """One frame for every active slot: batched encode, model step, batched decode."""
+        active = [i for i, s in enumerate(self.slots) if s is not None]
+        if not active:
+            return
+        pcm = np.zeros((len(active), 1, self.frame_size), dtype=np.float32)
+        input_index = []
+        for row, i in enumerate(active):
+            s = self.slots[i]
+            frame = s.take_frame()
+            if frame is None:
+                input_index.append(None)
+                if self.metrics:
+                    self.metrics.underruns.inc()
+            else:
+                pcm[row, 0] = frame
+                input_index.append(s.consumed_frames - 1)
+        user = self.codec_stream.encode(torch.from_numpy(pcm), slots=active)
+        user_all = torch.zeros(self.max_sessions, self.codec.num_codebooks, dtype=torch.long)
+        user_all[active] = user[:, :, 0]
+        mask = torch.zeros(self.max_sessions, dtype=torch.bool)
+        mask[active] = True
+        agent, text = self.model_stream.step(user_all, mask)
+        audio = self.codec_stream.decode(agent[active][:, :, None], slots=active).numpy()
+        self.ticks += 1
+        for row, i in enumerate(active):
+            s = self.slots[i]
+            s.loop.call_soon_threadsafe(s.deliver, audio[row, 0].copy(), int(text[i]), input_index[row],
+                                        pcm[row, 0])

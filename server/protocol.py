@@ -1,0 +1,97 @@
+"""The native wire protocol (docs/protocol.md): constants, server events and client-event parsing.
+
+Clients may import this module for the constants; it imports nothing from the server."""
+from __future__ import annotations
+
+import json
+
+PROTOCOL_VERSION = 1
+WS_PATH = "/ws"
+MIN_RATE, MAX_RATE = 8000, 96000
+MAX_MESSAGE_BYTES = 1 << 20  # one message at most (websockets max_size)
+
+# Close codes (RFC 6455)
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_LATER = 1013
+
+# Stable error codes
+E_BAD_JSON = "bad_json"
+E_BAD_EVENT = "bad_event"
+E_UNKNOWN_EVENT = "unknown_event"
+E_BAD_AUDIO = "bad_audio"
+E_CONFIG_LOCKED = "config_locked"
+E_INPUT_OVERFLOW = "input_overflow"
+
+SAMPLING_FIELDS = {"text_temperature": float, "text_top_k": int, "text_top_p": float,
+                   "audio_temperature": float, "audio_top_k": int, "audio_top_p": float}
+
+
+class ProtocolError(ValueError):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def error_event(code: str, message: str) -> str:
+    return json.dumps({"type": "error", "code": code, "message": message})
+
+
+def parse_client_event(text: str) -> dict:
+    """A JSON client event, checked field by field. Raises ProtocolError saying what was expected."""
+    try:
+        event = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise ProtocolError(E_BAD_JSON, f"text messages must be JSON objects: {e}") from None
+    if not isinstance(event, dict):
+        raise ProtocolError(E_BAD_EVENT, f"an event must be a JSON object, got {type(event).__name__}")
+    kind = event.get("type")
+    if kind == "config":
+        return _parse_config(event)
+    if kind == "ping":
+        return {"type": "ping", "id": event.get("id")}
+    if not isinstance(kind, str):
+        raise ProtocolError(E_BAD_EVENT, "an event needs a string field 'type' ('config' or 'ping')")
+    raise ProtocolError(E_UNKNOWN_EVENT, f"unknown event type {kind[:40]!r}; expected 'config' or 'ping'")
+
+
+def _parse_config(event: dict) -> dict:
+    allowed = {"type", "sample_rate", "sampling", "frame_marks"}
+    extra = set(event) - allowed
+    if extra:
+        raise ProtocolError(E_BAD_EVENT, f"unknown config fields {sorted(extra)[:5]}; allowed: {sorted(allowed)}")
+    out: dict = {"type": "config"}
+    if "sample_rate" in event:
+        rate = event["sample_rate"]
+        if type(rate) is not int or not MIN_RATE <= rate <= MAX_RATE:
+            raise ProtocolError(E_BAD_EVENT, f"sample_rate must be an integer in [{MIN_RATE}, {MAX_RATE}], got {rate!r}")
+        out["sample_rate"] = rate
+    if "frame_marks" in event:
+        if type(event["frame_marks"]) is not bool:
+            raise ProtocolError(E_BAD_EVENT, "frame_marks must be true or false")
+        out["frame_marks"] = event["frame_marks"]
+    if "sampling" in event:
+        s = event["sampling"]
+        if not isinstance(s, dict):
+            raise ProtocolError(E_BAD_EVENT, "sampling must be an object")
+        bad = set(s) - set(SAMPLING_FIELDS)
+        if bad:
+            raise ProtocolError(E_BAD_EVENT, f"unknown sampling fields {sorted(bad)[:5]}; allowed: {sorted(SAMPLING_FIELDS)}")
+        for k, v in s.items():
+            want = SAMPLING_FIELDS[k]
+            ok = type(v) is int if want is int else type(v) in (int, float)
+            if not ok:
+                raise ProtocolError(E_BAD_EVENT, f"sampling.{k} must be {'an integer' if want is int else 'a number'}, got {v!r}")
+        out["sampling"] = dict(s)
+    return out
+
+
+def check_audio_message(data: bytes, max_bytes: int) -> None:
+    if len(data) == 0:
+        raise ProtocolError(E_BAD_AUDIO, "empty audio message; send PCM16 little-endian mono samples")
+    if len(data) % 2:
+        raise ProtocolError(E_BAD_AUDIO, f"audio messages must hold whole 16-bit samples, got {len(data)} bytes")
+    if len(data) > max_bytes:
+        raise ProtocolError(E_BAD_AUDIO, f"audio message of {len(data)} bytes exceeds {max_bytes}")

@@ -1,0 +1,82 @@
+"""`antiphon serve`: load the codec and the model, start the server, stop cleanly on SIGTERM/SIGINT."""
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from model import BUNDLED
+
+
+def add_arguments(p):
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    p.add_argument("--model", default=None,
+                   help="'bundled' (default when present), 'random:<config>', or a checkpoint directory")
+    p.add_argument("--codec", default=None, help="override the codec the model names")
+    p.add_argument("--codec-backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--max-sessions", type=int, default=8)
+    p.add_argument("--token", default=None, help="require this bearer token (header or ?token=)")
+    p.add_argument("--allowed-origin", action="append", default=None,
+                   help="browser Origin allowed to connect (repeatable); any when unset")
+    p.add_argument("--record", metavar="DIR", default=None, help="record each session's audio and text here")
+    p.add_argument("--idle-timeout", type=float, default=60.0, help="seconds without client messages before closing")
+    p.add_argument("--grace", type=float, default=5.0, help="seconds sessions get to finish on shutdown")
+    p.set_defaults(func=run)
+
+
+def default_model() -> str:
+    return "bundled" if (BUNDLED / "lm").is_dir() else "random:small"
+
+
+def load(model_name: str | None, codec_name: str | None, device: str, backend: str):
+    from codec import load_codec
+    from model import load_model
+
+    model = load_model(model_name or default_model(), device=device)
+    codec = load_codec(codec_name or model.codec_name, device=device, backend=backend,
+                       num_codebooks=model.cfg.num_codebooks)
+    from model import check_codec
+
+    check_codec(model, codec)
+    return codec, model
+
+
+async def serve_until_signal(args) -> int:
+    from .app import AntiphonServer
+
+    if args.max_sessions < 1:
+        print("antiphon: --max-sessions must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        codec, model = load(args.model, args.codec, args.device, args.codec_backend)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"antiphon: {e}", file=sys.stderr)
+        return 2
+    random_weights = model.name.startswith("random:") or codec.name.startswith("random:")
+    server = AntiphonServer(codec, model, max_sessions=args.max_sessions, token=args.token,
+                            allowed_origins=args.allowed_origin, record_dir=args.record,
+                            idle_timeout=args.idle_timeout, grace_seconds=args.grace,
+                            random_weights=random_weights)
+    try:
+        await server.start(args.host, args.port)
+    except OSError as e:
+        print(f"antiphon: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    warn = "  [RANDOM WEIGHTS: the agent babbles; train or use the bundled model]" if random_weights else ""
+    print(f"antiphon: serving http://{args.host}:{server.port}/ (WebSocket {server.port and '/ws'}) "
+          f"model={model.name} codec={codec.name} {codec.sample_rate} Hz {codec.frame_rate:g} frames/s "
+          f"capacity={args.max_sessions} sessions{warn}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("antiphon: shutting down", flush=True)
+    await server.shutdown()
+    return 0
+
+
+def run(args) -> int:
+    return asyncio.run(serve_until_signal(args))
