@@ -1,2 +1,228 @@
+"""`antiphon bench`: N simulated users through the real server over loopback WebSockets, swept
+until real time breaks, next to a one-session-at-a-time baseline in the same run."""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from .bench_stats import frame_latencies, is_realtime, max_realtime, percentiles, response_latency
+from .connection import AntiphonClient, pcm16_to_float
+
+QUESTIONS = ["what is seven plus five", "hello, how are you", "what is your name", "count to four",
+             "spell the word cat", "thank you very much", "repeat the number eighty one", "goodbye"]
+
+
 def add_arguments(p):
-    pass
+    p.add_argument("--url", default=None, help="bench a running server instead of spawning one")
+    p.add_argument("--spawn", action="store_true", help="spawn servers (the default without --url)")
+    p.add_argument("--model", default="random:small")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--sessions", default="1,2,4,8,16", help="comma-separated N to sweep")
+    p.add_argument("--seconds", type=float, default=10.0, help="per N")
+    p.add_argument("--no-baseline", action="store_true", help="skip the one-session-at-a-time baseline")
+    p.add_argument("--out", default="bench-out", help="directory for JSON, markdown and PNG")
+
+
+def render_questions(rate: int = 16000) -> list[np.ndarray]:
+    """espeak-ng speech for the script's questions, as float32 at `rate`."""
+    import soundfile as sf
+    import soxr
+
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        for i, q in enumerate(QUESTIONS):
+            path = Path(d) / f"{i}.wav"
+            try:
+                subprocess.run(["espeak-ng", "-w", str(path), q], check=True, capture_output=True)
+            except FileNotFoundError:
+                raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)") from None
+            x, sr = sf.read(path, dtype="float32")
+            out.append(soxr.resample(x, sr, rate).astype(np.float32))
+    return out
+
+
+class Server:
+    def __init__(self, model, device, sessions, engine):
+        cmd = [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--model", model, "--device", device,
+               "--max-sessions", str(sessions), "--engine", engine]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in self.proc.stdout:
+            m = re.search(r"serving http://127\.0\.0\.1:(\d+)/", line)
+            if m:
+                self.port = int(m.group(1))
+                self.url = f"ws://127.0.0.1:{self.port}/ws"
+                return
+        raise RuntimeError("server did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+def scrape(url: str) -> dict:
+    http = url.replace("ws://", "http://").rsplit("/", 1)[0]
+    text = urllib.request.urlopen(http + "/metrics", timeout=5).read().decode()
+    vals = {}
+    for name in ("antiphon_late_ticks_total", "antiphon_tick_seconds_count", "antiphon_tick_seconds_sum",
+                 "antiphon_input_underruns_total"):
+        m = re.search(rf"^{name} ([0-9.e+-]+)$", text, re.M)
+        vals[name] = float(m.group(1)) if m else 0.0
+    return vals
+
+
+async def one_user(url, questions, seconds, seed):
+    rng = np.random.default_rng(seed)
+    client = await AntiphonClient.connect(url, frame_marks=True)
+    n, period = client.frame_samples, client.hello["frame_ms"] / 1000
+    script, ends = [], []
+    while sum(map(len, script)) < seconds * client.sample_rate:
+        q = questions[rng.integers(len(questions))]
+        script.append(q)
+        ends.append(sum(map(len, script)))
+        script.append(np.zeros(int(1.5 * client.sample_rate), np.float32))
+    audio = np.concatenate(script)[: int(seconds * client.sample_rate)]
+    sent_at, marks, outputs = {}, [], []
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    total = len(audio) // n
+
+    async def send():
+        for i in range(total):
+            await asyncio.sleep(max(0.0, start + (i + 1) * period - loop.time()))
+            await client.send_audio(audio[i * n:(i + 1) * n])
+            sent_at[i] = loop.time()
+
+    task = asyncio.create_task(send())
+    pending_mark = None
+    while not (task.done() and (pending_mark is not None and pending_mark >= total - 1)):
+        msg = await client.recv(timeout=10)
+        now = loop.time()
+        if isinstance(msg, bytes):
+            x = pcm16_to_float(msg)
+            outputs.append((now, float(np.sqrt(np.mean(x ** 2)))))
+        elif msg.get("type") == "frame":
+            marks.append((now, msg["input_index"]))
+            if msg["input_index"] is not None:
+                pending_mark = msg["input_index"]
+        if now - start > seconds + 5:
+            break
+    await task
+    await client.close()
+    utter_end_times = [start + (e // n) * period for e in ends if e < len(audio)]
+    responses = [response_latency(t, outputs, threshold=0.01, until=t + 1.5) for t in utter_end_times]
+    return frame_latencies(sent_at, marks), [r for r in responses if r is not None]
+
+
+async def run_level(url, n, seconds, questions):
+    before = scrape(url)
+    results = await asyncio.gather(*(one_user(url, questions, seconds, seed=i) for i in range(n)))
+    after = scrape(url)
+    ticks = after["antiphon_tick_seconds_count"] - before["antiphon_tick_seconds_count"]
+    late = after["antiphon_late_ticks_total"] - before["antiphon_late_ticks_total"]
+    tick_mean = (after["antiphon_tick_seconds_sum"] - before["antiphon_tick_seconds_sum"]) / max(ticks, 1)
+    lat = [x for r in results for x in r[0]]
+    resp = [x for r in results for x in r[1]]
+    return {"sessions": n, "frame_latency_s": percentiles(lat), "response_latency_s": percentiles(resp),
+            "ticks": ticks, "late_ticks": late, "late_fraction": late / max(ticks, 1),
+            "tick_mean_s": tick_mean, "input_underruns": after["antiphon_input_underruns_total"]
+            - before["antiphon_input_underruns_total"]}
+
+
+def sweep(args, engine: str, levels, questions, frame_s, progress) -> list[dict]:
+    import psutil
+
+    records = []
+    for n in levels:
+        srv = Server(args.model, args.device, n, engine) if not args.url else None
+        url = args.url or srv.url
+        try:
+            proc = psutil.Process(srv.proc.pid) if srv else None
+            if proc:
+                proc.cpu_percent()
+            rec = asyncio.run(run_level(url, n, args.seconds, questions))
+            if proc:
+                rec["server_cpu_percent"] = proc.cpu_percent()
+                rec["server_rss_mib"] = proc.memory_info().rss / 2**20
+        finally:
+            if srv:
+                srv.stop()
+        rec["engine"] = engine
+        rec["realtime"] = is_realtime(rec["late_fraction"], rec["frame_latency_s"]["p99"], frame_s)
+        records.append(rec)
+        progress.update(1)
+        if not rec["realtime"]:
+            break
+    return records
+
+
+def table(records) -> str:
+    rows = ["| engine | N | frame p50 / p95 / p99 / max ms | response p50 / p95 ms | late ticks | tick mean ms | CPU % | RSS MiB | real time |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    ms = lambda v: "-" if v is None else f"{1000 * v:.0f}"  # noqa: E731
+    for r in records:
+        f, q = r["frame_latency_s"], r["response_latency_s"]
+        rows.append(f"| {r['engine']} | {r['sessions']} | {ms(f['p50'])} / {ms(f['p95'])} / {ms(f['p99'])} / {ms(f['max'])} "
+                    f"| {ms(q['p50'])} / {ms(q['p95'])} | {100 * r['late_fraction']:.1f}% | {1000 * r['tick_mean_s']:.1f} "
+                    f"| {r.get('server_cpu_percent', 0):.0f} | {r.get('server_rss_mib', 0):.0f} | {'yes' if r['realtime'] else 'no'} |")
+    return "\n".join(rows)
+
+
+def plot(records, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    for engine in sorted({r["engine"] for r in records}):
+        rs = [r for r in records if r["engine"] == engine]
+        n = [r["sessions"] for r in rs]
+        for q in ("p50", "p99"):
+            ax[0].plot(n, [1000 * (r["frame_latency_s"][q] or 0) for r in rs], marker="o", label=f"{engine} {q}")
+        ax[1].plot(n, [1000 * r["tick_mean_s"] for r in rs], marker="o", label=engine)
+    ax[0].set(xlabel="sessions", ylabel="frame latency ms", xscale="log", title="frame latency")
+    ax[1].set(xlabel="sessions", ylabel="tick ms", xscale="log", title="engine tick time")
+    for a in ax:
+        a.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main(args) -> int:
+    from tqdm import tqdm
+
+    from codec import CONFIGS as CODECS
+    from model import CONFIGS as MODELS
+
+    levels = [int(x) for x in args.sessions.split(",")]
+    name = args.model.split(":", 1)[1] if args.model.startswith("random:") else None
+    codec_cfg = CODECS[MODELS[name].codec.split(":", 1)[1]] if name in MODELS else CODECS["small"]
+    frame_s = codec_cfg.frame_size / codec_cfg.sample_rate
+    questions = render_questions(codec_cfg.sample_rate)
+    engines = ["batched"] + ([] if args.no_baseline or args.url else ["serial"])
+    with tqdm(total=len(levels) * len(engines), desc="bench", unit="level") as progress:
+        records = [r for e in engines for r in sweep(args, e, levels, questions, frame_s, progress)]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    batched = [r for r in records if r["engine"] == "batched"]
+    serial = [r for r in records if r["engine"] == "serial"]
+    summary = {"model": args.model, "device": args.device, "seconds": args.seconds, "frame_s": frame_s,
+               "records": records, "max_realtime_sessions": max_realtime(batched),
+               "baseline_max_realtime_sessions": max_realtime(serial) if serial else None,
+               "date": time.strftime("%Y-%m-%d %H:%M")}
+    (out / "bench.json").write_text(json.dumps(summary, indent=2))
+    md = table(records) + (f"\n\nmax real-time sessions: batched {summary['max_realtime_sessions']}, "
+                           f"baseline {summary['baseline_max_realtime_sessions']}")
+    (out / "bench.md").write_text(md + "\n")
+    plot(records, out / "bench.png")
+    print(md)
+    return 0

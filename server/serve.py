@@ -22,6 +22,8 @@ def add_arguments(p):
                    help="browser Origin allowed to connect (repeatable); any when unset")
     p.add_argument("--record", metavar="DIR", default=None, help="record each session's audio and text here")
     p.add_argument("--idle-timeout", type=float, default=60.0, help="seconds without client messages before closing")
+    p.add_argument("--engine", choices=["batched", "serial"], default="batched",
+                   help="serial: one session at a time, the benchmark's baseline")
     p.add_argument("--grace", type=float, default=5.0, help="seconds sessions get to finish on shutdown")
     p.set_defaults(func=run)
 
@@ -58,7 +60,7 @@ async def serve_until_signal(args) -> int:
     server = AntiphonServer(codec, model, max_sessions=args.max_sessions, token=args.token,
                             allowed_origins=args.allowed_origin, record_dir=args.record,
                             idle_timeout=args.idle_timeout, grace_seconds=args.grace,
-                            random_weights=random_weights)
+                            random_weights=random_weights, serial=args.engine == "serial")
     try:
         await server.start(args.host, args.port)
     except OSError as e:

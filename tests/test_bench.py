@@ -1,0 +1,52 @@
+"""The benchmark's arithmetic on synthetic timelines, and a short smoke run against spawned servers."""
+import json
+import subprocess
+import sys
+
+from client.bench_stats import frame_latencies, is_realtime, max_realtime, percentiles, response_latency
+
+
+def test_percentiles():
+    p = percentiles(range(1, 101))
+    assert p["p50"] == 50.5 and p["max"] == 100 and abs(p["p99"] - 99.01) < 1e-9
+    assert percentiles([])["p50"] is None
+
+
+def test_frame_latency_pairs_outputs_with_their_input_frame():
+    sent = {0: 1.00, 1: 1.04, 2: 1.08}
+    marks = [(1.02, None), (1.05, 0), (1.09, 1), (1.20, 2), (1.30, 7)]  # 7 was never sent: ignored
+    assert [round(x, 3) for x in frame_latencies(sent, marks)] == [0.05, 0.05, 0.12]
+
+
+def test_response_latency_finds_first_loud_frame_after_utterance_end():
+    outputs = [(0.9, 0.5), (1.0, 0.0), (1.1, 0.001), (1.25, 0.2), (1.3, 0.3)]
+    assert abs(response_latency(1.0, outputs, 0.01) - 0.25) < 1e-9
+    assert response_latency(1.0, outputs, 0.01, until=1.2) is None
+    assert response_latency(2.0, outputs, 0.01) is None
+
+
+def test_realtime_rule():
+    assert is_realtime(0.01, 0.08, 0.04)
+    assert not is_realtime(0.011, 0.05, 0.04)
+    assert not is_realtime(0.0, 0.081, 0.04)
+    assert not is_realtime(0.0, None, 0.04)
+    recs = [{"sessions": 1, "realtime": True}, {"sessions": 2, "realtime": True}, {"sessions": 4, "realtime": False}]
+    assert max_realtime(recs) == 2 and max_realtime([]) == 0
+
+
+def test_smoke_run_writes_every_field(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "server.cli", "bench", "--model", "random:tiny", "--sessions", "1,2",
+                        "--seconds", "3", "--out", str(tmp_path)], capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads((tmp_path / "bench.json").read_text())
+    assert {"max_realtime_sessions", "baseline_max_realtime_sessions", "records"} <= set(summary)
+    engines = {rec["engine"] for rec in summary["records"]}
+    assert engines == {"batched", "serial"}
+    for rec in summary["records"]:
+        for key in ("sessions", "frame_latency_s", "response_latency_s", "late_ticks", "late_fraction",
+                    "tick_mean_s", "input_underruns", "server_cpu_percent", "server_rss_mib", "realtime"):
+            assert key in rec, key
+        assert set(rec["frame_latency_s"]) == {"p50", "p95", "p99", "max"}
+        assert rec["frame_latency_s"]["p50"] > 0 and rec["ticks"] > 0
+    assert (tmp_path / "bench.png").stat().st_size > 1000
+    assert "max real-time sessions" in (tmp_path / "bench.md").read_text()
