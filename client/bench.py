@@ -26,6 +26,7 @@ def add_arguments(p):
     p.add_argument("--spawn", action="store_true", help="spawn servers (the default without --url)")
     p.add_argument("--model", default="random:small")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--codec-backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--sessions", default="1,2,4,8,16", help="comma-separated N to sweep")
     p.add_argument("--seconds", type=float, default=10.0, help="per N")
     p.add_argument("--no-baseline", action="store_true", help="skip the one-session-at-a-time baseline")
@@ -51,9 +52,9 @@ def render_questions(rate: int = 16000) -> list[np.ndarray]:
 
 
 class Server:
-    def __init__(self, model, device, sessions, engine):
+    def __init__(self, model, device, sessions, engine, codec_backend="torch"):
         cmd = [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--model", model, "--device", device,
-               "--max-sessions", str(sessions), "--engine", engine]
+               "--max-sessions", str(sessions), "--engine", engine, "--codec-backend", codec_backend]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in self.proc.stdout:
             m = re.search(r"serving http://127\.0\.0\.1:(\d+)/", line)
@@ -142,7 +143,7 @@ def sweep(args, engine: str, levels, questions, frame_s, progress) -> list[dict]
 
     records = []
     for n in levels:
-        srv = Server(args.model, args.device, n, engine) if not args.url else None
+        srv = Server(args.model, args.device, n, engine, args.codec_backend) if not args.url else None
         url = args.url or srv.url
         try:
             proc = psutil.Process(srv.proc.pid) if srv else None

@@ -85,6 +85,10 @@ class OnnxRunner:
         key = _fingerprint(torch_runner)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        # A spinning ORT thread pool takes the cores the event loop and the model need between
+        # frames; one non-spinning thread per step leaves them free (seen as p99 latency spikes).
+        opts.intra_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._sessions = {}
         for which in ("encode", "decode"):
             path = cache_dir() / f"{key}-{which}.onnx"
