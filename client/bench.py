@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -16,6 +15,7 @@ import numpy as np
 
 from .bench_stats import frame_latencies, is_realtime, max_realtime, percentiles, response_latency
 from .connection import AntiphonClient, pcm16_to_float
+from .spawn import ServerProcess
 
 QUESTIONS = ["what is seven plus five", "hello, how are you", "what is your name", "count to four",
              "spell the word cat", "thank you very much", "repeat the number eighty one", "goodbye"]
@@ -49,24 +49,6 @@ def render_questions(rate: int = 16000) -> list[np.ndarray]:
             x, sr = sf.read(path, dtype="float32")
             out.append(soxr.resample(x, sr, rate).astype(np.float32))
     return out
-
-
-class Server:
-    def __init__(self, model, device, sessions, engine, codec_backend="torch"):
-        cmd = [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--model", model, "--device", device,
-               "--max-sessions", str(sessions), "--engine", engine, "--codec-backend", codec_backend]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in self.proc.stdout:
-            m = re.search(r"serving http://127\.0\.0\.1:(\d+)/", line)
-            if m:
-                self.port = int(m.group(1))
-                self.url = f"ws://127.0.0.1:{self.port}/ws"
-                return
-        raise RuntimeError("server did not start")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
 
 
 def scrape(url: str) -> dict:
@@ -143,7 +125,8 @@ def sweep(args, engine: str, levels, questions, frame_s, progress) -> list[dict]
 
     records = []
     for n in levels:
-        srv = Server(args.model, args.device, n, engine, args.codec_backend) if not args.url else None
+        srv = None if args.url else ServerProcess("--model", args.model, "--device", args.device, "--max-sessions",
+                                                  str(n), "--engine", engine, "--codec-backend", args.codec_backend)
         url = args.url or srv.url
         try:
             proc = psutil.Process(srv.proc.pid) if srv else None
@@ -155,7 +138,8 @@ def sweep(args, engine: str, levels, questions, frame_s, progress) -> list[dict]
                 rec["server_rss_mib"] = proc.memory_info().rss / 2**20
         finally:
             if srv:
-                srv.stop()
+                srv.proc.terminate()
+                srv.proc.wait(timeout=20)
         rec["engine"] = engine
         rec["realtime"] = is_realtime(rec["late_fraction"], rec["frame_latency_s"]["p99"], frame_s)
         records.append(rec)

@@ -28,6 +28,11 @@ def explain_close(code: int | None, reason: str, url: str) -> str:
     return f"the connection to {url} closed ({code}: {reason or 'no reason given'})"
 
 
+def closed_error(e: ConnectionClosed, url: str) -> AntiphonError:
+    code, reason = (e.rcvd.code, e.rcvd.reason) if e.rcvd else (None, "")
+    return AntiphonError(explain_close(code, reason, url))
+
+
 class AntiphonClient:
     """`client = await AntiphonClient.connect(url)`; `await client.send_audio(pcm)`;
     `msg = await client.recv()` gives bytes (PCM16 audio) or a dict (event)."""
@@ -51,7 +56,7 @@ class AntiphonClient:
         try:
             hello = json.loads(await ws.recv())
         except ConnectionClosed as e:
-            raise AntiphonError(explain_close(e.rcvd.code if e.rcvd else None, e.rcvd.reason if e.rcvd else "", url)) from None
+            raise closed_error(e, url) from None
         if hello.get("type") != "hello" or hello.get("protocol") != P.PROTOCOL_VERSION:
             await ws.close()
             raise AntiphonError(f"{url} speaks protocol {hello.get('protocol')!r}; this client speaks {P.PROTOCOL_VERSION}")
@@ -93,7 +98,7 @@ class AntiphonClient:
         try:
             await self.ws.send(message)
         except ConnectionClosed as e:
-            raise AntiphonError(explain_close(e.rcvd.code if e.rcvd else None, e.rcvd.reason if e.rcvd else "", self.url)) from None
+            raise closed_error(e, self.url) from None
 
     async def recv(self, timeout: float | None = None):
         """Next message: bytes (agent audio, PCM16) or dict (event). Raises AntiphonError on close."""
@@ -102,7 +107,7 @@ class AntiphonClient:
         except ConnectionClosed as e:
             if e.rcvd and e.rcvd.code == P.CLOSE_NORMAL:
                 raise EOFError(e.rcvd.reason) from None
-            raise AntiphonError(explain_close(e.rcvd.code if e.rcvd else None, e.rcvd.reason if e.rcvd else "", self.url)) from None
+            raise closed_error(e, self.url) from None
         return msg if isinstance(msg, bytes) else json.loads(msg)
 
     async def close(self) -> None:

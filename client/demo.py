@@ -3,6 +3,7 @@ frame size, captions on the terminal: the quickest way to hear the agent."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 
 import numpy as np
@@ -60,10 +61,8 @@ async def demo(args) -> int:
                 if isinstance(item, bytes):
                     jitter.push(pcm16_to_float(item))
                     frames_played += 1
-                elif '"text"' in item:
-                    import json
-
-                    captions.add(json.loads(item)["text"])
+                elif (event := json.loads(item))["type"] == "text":
+                    captions.add(event["text"])
     finally:
         engine.leave(session)
         engine.stop()

@@ -22,6 +22,20 @@ from encodec import modules as encodec_modules  # noqa: E402
 from encodec import quantization as encodec_quantization  # noqa: E402
 
 
+def checked_fields(cls, d: dict, what: str) -> dict:
+    """`d` checked against the dataclass `cls` (a config read from a checkpoint): unknown or
+    missing fields raise a ValueError naming them."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{what} must be a JSON object, got {type(d).__name__}")
+    fields = dataclasses.fields(cls)
+    names = {f.name for f in fields}
+    required = {f.name for f in fields if f.default is dataclasses.MISSING}
+    unknown, missing = sorted(set(d) - names), sorted(required - set(d))
+    if unknown or missing:
+        raise ValueError(f"{what}: unknown fields {unknown}, missing fields {missing}; expected {sorted(names)}")
+    return d
+
+
 @dataclasses.dataclass(frozen=True)
 class CodecConfig:
     name: str
@@ -50,10 +64,7 @@ class CodecConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "CodecConfig":
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - fields
-        if unknown:
-            raise ValueError(f"unknown codec config fields {sorted(unknown)}; expected {sorted(fields)}")
+        d = checked_fields(cls, d, "codec config")
         return cls(**{**d, "ratios": tuple(d["ratios"])})
 
 

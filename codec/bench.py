@@ -26,7 +26,6 @@ def measure(codec, batch: int, frames: int = 50, chunk: int = 1) -> float:
 
 
 def run(codecs=("random:encodec_24khz", "random:small"), batches=(1, 8), frames: int = 50) -> str:
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     rows = ["| codec | batch | torch RTF | onnxruntime RTF | torch / onnx |", "|---|---|---|---|---|"]
     for name in codecs:
         t, o = load_codec(name), load_codec(name, backend="onnx")

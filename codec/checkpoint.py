@@ -15,14 +15,13 @@ FORMAT = "antiphon-codec"
 FORMAT_VERSION = 1
 
 
-def save_checkpoint(modules: CodecModules, config: CodecConfig, path: str | os.PathLike,
-                    dtype: torch.dtype = torch.float32, extra: dict | None = None) -> Path:
-    """Written to a temporary name and renamed, so a kill never leaves half a checkpoint."""
+def write_checkpoint(path, state_dict: dict, meta: dict, dtype: torch.dtype = torch.float32) -> Path:
+    """model.safetensors + config.json, each written to a temporary name and renamed, so a kill
+    never leaves half a checkpoint. Shared by the codec and the model."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
-               for k, v in modules.state_dict().items()}
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config.to_dict(), **(extra or {})}
+               for k, v in state_dict.items()}
     tmp = path / "model.safetensors.tmp"
     save_file(tensors, str(tmp))
     os.replace(tmp, path / "model.safetensors")
@@ -32,36 +31,48 @@ def save_checkpoint(modules: CodecModules, config: CodecConfig, path: str | os.P
     return path
 
 
-def read_config(path: Path) -> tuple[CodecConfig, dict]:
+def read_meta(path: Path, fmt: str, version: int, what: str) -> dict:
+    """config.json of a `what` checkpoint, with its format and version checked."""
     cfg_file = path / "config.json"
     if not cfg_file.is_file():
-        raise ValueError(f"{path} is not a codec checkpoint: {cfg_file.name} is missing "
+        raise ValueError(f"{path} is not a {what} checkpoint: config.json is missing "
                          "(expected a directory with config.json and model.safetensors)")
     try:
         meta = json.loads(cfg_file.read_text())
     except json.JSONDecodeError as e:
         raise ValueError(f"{cfg_file} is not valid JSON: {e}") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{cfg_file} has format {meta.get('format')!r}, expected {FORMAT!r}")
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format") != fmt:
+        raise ValueError(f"{cfg_file} has format {meta.get('format')!r}, expected {fmt!r}")
+    if meta.get("format_version") != version:
         raise ValueError(f"{cfg_file} has format_version {meta.get('format_version')!r}; "
-                         f"this version of antiphon reads version {FORMAT_VERSION}")
-    return CodecConfig.from_dict(meta["config"]), meta
+                         f"this version of antiphon reads version {version}")
+    return meta
+
+
+def read_weights(path: Path, what: str) -> dict:
+    """model.safetensors as float32 (bundles are stored in fp16)."""
+    weights = path / "model.safetensors"
+    if not weights.is_file():
+        raise ValueError(f"{path} is not a complete {what} checkpoint: model.safetensors is missing")
+    return {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
+
+
+def save_checkpoint(modules: CodecModules, config: CodecConfig, path: str | os.PathLike,
+                    dtype: torch.dtype = torch.float32, extra: dict | None = None) -> Path:
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config.to_dict(), **(extra or {})}
+    return write_checkpoint(path, modules.state_dict(), meta, dtype)
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[CodecConfig, CodecModules]:
     path = Path(path)
-    config, _ = read_config(path)
-    weights = path / "model.safetensors"
-    if not weights.is_file():
-        raise ValueError(f"{path} is not a complete codec checkpoint: model.safetensors is missing")
+    config = CodecConfig.from_dict(read_meta(path, FORMAT, FORMAT_VERSION, "codec")["config"])
     modules = build_modules(config, seed=None)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
-    load_state(modules, state, str(weights))
+    load_state(modules, read_weights(path, "codec"), str(path / "model.safetensors"))
     return config, modules
 
 
-def load_state(modules: CodecModules, state: dict, source: str) -> None:
+def load_state(modules: torch.nn.Module, state: dict, source: str) -> None:
+    """Load a state dict whose keys and shapes must match exactly; say which do not."""
     expected = modules.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

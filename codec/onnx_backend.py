@@ -43,10 +43,10 @@ def export(torch_runner, which: str, path: Path) -> Path:
     runner = TorchRunner(copy.deepcopy(torch_runner.modules).float().cpu(), torch_runner.num_codebooks,
                          encode_dtype=torch.float32)
     program = runner.encoder if which == "encode" else runner.decoder
-    cfg_size = runner.modules.encoder.hop_length
+    hop = int(runner.modules.encoder.hop_length)
     states = program.init_states(2, "cpu")
     if which == "encode":
-        x = torch.zeros(2, 1, int(cfg_size) * 2)
+        x = torch.zeros(2, 1, hop * 2)
         step = runner.encode_step_fn
     else:
         x = torch.zeros(2, runner.num_codebooks, 2, dtype=torch.long)

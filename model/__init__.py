@@ -44,11 +44,9 @@ def load_model(name: str | os.PathLike = "bundled", *, device: str = "cpu", seed
                              f"{sorted(CONFIGS)}, or a checkpoint directory")
         model, meta = load_checkpoint(path)
         codec_name = meta["codec"]
-        if text == "bundled" or not codec_name.startswith("random:") and not Path(codec_name).is_absolute():
-            # a codec stored beside the model is named relative to the checkpoint
-            rel = (path / codec_name)
-            codec_name = str(rel.resolve()) if rel.is_dir() else codec_name
-        model.codec_name = codec_name
+        beside = path / codec_name  # a codec stored with the model is named relative to it
+        model.codec_name = str(beside.resolve()) if not codec_name.startswith("random:") and beside.is_dir() \
+            else codec_name
         model.name = "bundled" if text == "bundled" else path.name
     if codec is not None:
         check_codec(model, codec)

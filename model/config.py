@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from codec.architecture import checked_fields
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -33,11 +35,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - fields
-        if unknown:
-            raise ValueError(f"unknown model config fields {sorted(unknown)}")
-        return cls(**d)
+        return cls(**checked_fields(cls, d, "model config"))
 
     def validate(self) -> "ModelConfig":
         if self.dim % self.heads or self.heads % self.kv_heads:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import urllib.parse
@@ -141,11 +142,11 @@ class AntiphonServer:
         if session.started_audio and ("sample_rate" in event or "sampling" in event):
             raise P.ProtocolError(P.E_CONFIG_LOCKED, "sample_rate and sampling can only be set before the first audio")
         if "sampling" in event:
+            base = dataclasses.asdict(session.sampling) if session.sampling else {}
             try:
-                settings = SamplingSettings(**{**session.sampling, **event["sampling"]}).validate()
+                session.sampling = SamplingSettings(**{**base, **event["sampling"]}).validate()
             except ValueError as e:
                 raise P.ProtocolError(P.E_BAD_EVENT, str(e)) from None
-            session.sampling = settings.__dict__.copy()
             session.sampling_dirty = True
         if "sample_rate" in event:
             session.set_client_rate(event["sample_rate"])

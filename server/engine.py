@@ -11,8 +11,6 @@ import time
 import numpy as np
 import torch
 
-from model import SamplingSettings
-
 
 class Engine:
     def __init__(self, codec, model, max_sessions: int, metrics=None, seed: int = 0):
@@ -28,9 +26,6 @@ class Engine:
         self._leaves: list = []
         self._wake = threading.Condition(self._lock)
         self._stop = False
-        self.ticks = 0
-        self.late_ticks = 0
-        self.last_tick_seconds = 0.0
         self._thread = threading.Thread(target=self._run, name="antiphon-engine", daemon=True)
 
     def start(self):
@@ -42,16 +37,18 @@ class Engine:
             self._wake.notify()
         self._thread.join(timeout=5)
 
+    def _taken(self) -> int:
+        """Slots in use once pending joins and leaves apply; the caller holds the lock."""
+        return sum(s is not None for s in self.slots) + len(self._joins) - len(self._leaves)
+
     def free_slots(self) -> int:
         with self._lock:
-            taken = sum(s is not None for s in self.slots) + len(self._joins) - len(self._leaves)
-        return self.max_sessions - taken
+            return self.max_sessions - self._taken()
 
     def join(self, session) -> bool:
         """Reserve a slot; the session starts at the next tick. False when full."""
         with self._lock:
-            taken = sum(s is not None for s in self.slots) + len(self._joins) - len(self._leaves)
-            if taken >= self.max_sessions:
+            if self._taken() >= self.max_sessions:
                 return False
             self._joins.append(session)
             self._wake.notify()
@@ -77,12 +74,27 @@ class Engine:
             slot = self.slots.index(None)
             self.slots[slot] = s
             s.slot = slot
-            self.codec_stream.reset([slot])
-            self.model_stream.reset([slot])
+            self._reset_slot(slot)
         for s in self.slots:
             if s is not None and s.sampling_dirty:  # settings may arrive just after the join
                 s.sampling_dirty = False
-                self.model_stream.configure(s.slot, SamplingSettings(**s.sampling))
+                self._configure_slot(s.slot, s.sampling)
+
+    def _reset_slot(self, slot: int) -> None:
+        self.codec_stream.reset([slot])
+        self.model_stream.reset([slot])
+
+    def _configure_slot(self, slot: int, settings) -> None:
+        self.model_stream.configure(slot, settings)
+
+    def _next_input(self, session) -> tuple[np.ndarray, int | None]:
+        """The session's next input frame and its index, or silence and None on an underrun."""
+        frame = session.take_frame()
+        if frame is None:
+            if self.metrics:
+                self.metrics.underruns.inc()
+            return np.zeros(self.frame_size, dtype=np.float32), None
+        return frame, session.consumed_frames - 1
 
     def _run(self):
         torch.set_grad_enabled(False)
@@ -103,13 +115,10 @@ class Engine:
             started = time.perf_counter()
             self.tick()
             took = time.perf_counter() - started
-            self.last_tick_seconds = took
+            next_tick += self.period
             if self.metrics:
                 self.metrics.tick.observe(took)
-            next_tick += self.period
-            if took > self.period:
-                self.late_ticks += 1
-                if self.metrics:
+                if took > self.period:
                     self.metrics.late_ticks.inc()
             if time.perf_counter() - next_tick > 2 * self.period:
                 next_tick = time.perf_counter()  # far behind: do not try to catch up in a burst
@@ -119,18 +128,11 @@ class Engine:
         active = [i for i, s in enumerate(self.slots) if s is not None]
         if not active:
             return
-        pcm = np.zeros((len(active), 1, self.frame_size), dtype=np.float32)
+        pcm = np.empty((len(active), 1, self.frame_size), dtype=np.float32)
         input_index = []
         for row, i in enumerate(active):
-            s = self.slots[i]
-            frame = s.take_frame()
-            if frame is None:
-                input_index.append(None)
-                if self.metrics:
-                    self.metrics.underruns.inc()
-            else:
-                pcm[row, 0] = frame
-                input_index.append(s.consumed_frames - 1)
+            pcm[row, 0], index = self._next_input(self.slots[i])
+            input_index.append(index)
         user = self.codec_stream.encode(torch.from_numpy(pcm), slots=active)
         user_all = torch.zeros(self.max_sessions, self.codec.num_codebooks, dtype=torch.long)
         user_all[active] = user[:, :, 0]
@@ -138,7 +140,6 @@ class Engine:
         mask[active] = True
         agent, text = self.model_stream.step(user_all, mask)
         audio = self.codec_stream.decode(agent[active][:, :, None], slots=active).numpy()
-        self.ticks += 1
         for row, i in enumerate(active):
             s = self.slots[i]
             s.loop.call_soon_threadsafe(s.deliver, audio[row, 0].copy(), int(text[i]), input_index[row],

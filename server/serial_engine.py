@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
 import torch
 
 from .engine import Engine
@@ -17,24 +16,20 @@ class SerialEngine(Engine):
         self._model_streams = [model.stream(1, seed=seed) for _ in range(max_sessions)]
         self._one_at_a_time = threading.Lock()
 
-    def _apply_membership(self):
-        joining = list(self._joins)
-        super()._apply_membership()
-        for s in joining:
-            if s.slot is not None:
-                self._codec_streams[s.slot].reset()
-                self._model_streams[s.slot].reset()
+    def _reset_slot(self, slot: int) -> None:
+        self._codec_streams[slot].reset()
+        self._model_streams[slot].reset()
+
+    def _configure_slot(self, slot: int, settings) -> None:
+        self._model_streams[slot].configure(0, settings)
 
     def tick(self):
         for i, s in enumerate(self.slots):
             if s is None:
                 continue
+            frame, index = self._next_input(s)
             with self._one_at_a_time:
-                frame = s.take_frame()
-                pcm = np.zeros((1, 1, self.frame_size), np.float32) if frame is None else frame[None, None]
-                user = self._codec_streams[i].encode(torch.from_numpy(np.ascontiguousarray(pcm)))
+                user = self._codec_streams[i].encode(torch.from_numpy(frame).view(1, 1, -1))
                 agent, text = self._model_streams[i].step(user[:, :, 0])
                 audio = self._codec_streams[i].decode(agent[:, :, None]).numpy()
-            idx = None if frame is None else s.consumed_frames - 1
-            s.loop.call_soon_threadsafe(s.deliver, audio[0, 0].copy(), int(text[0]), idx, pcm[0, 0])
-        self.ticks += 1
+            s.loop.call_soon_threadsafe(s.deliver, audio[0, 0].copy(), int(text[0]), index, frame)

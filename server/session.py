@@ -24,7 +24,7 @@ class Session:
         self._pending = np.zeros(0, dtype=np.float32)
         self._rs_in = self._rs_out = None
         self.outbox: asyncio.Queue = asyncio.Queue()
-        self.sampling: dict = {}
+        self.sampling = None  # model.SamplingSettings once the client sets any
         self.sampling_dirty = False
         self.frame_marks = False
         self.started_audio = False
@@ -35,7 +35,6 @@ class Session:
         self.underruns = 0
         self.dropped_frames = 0
         self.text = bytearray()
-        self._tokenizer = ByteTokenizer()
         self.recorder = None
 
     def set_client_rate(self, rate: int) -> None:
@@ -85,7 +84,7 @@ class Session:
         self.outbox.put_nowait(pcm16)
         if self.recorder is not None:
             self.recorder.frame(user_pcm, pcm)
-        if 0 <= token < 256:
+        if token < ByteTokenizer.PAD:  # a byte of text, not pad or bos
             self.text.append(token)
             try:
                 piece = self.text.decode("utf-8")

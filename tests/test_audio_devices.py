@@ -6,10 +6,9 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import soundfile as sf
 
-from tests.process import ServerProcess
+from client.spawn import ServerProcess
 
 RATE = 44100  # what PortAudio reports as the default rate of an ALSA plugin device
 

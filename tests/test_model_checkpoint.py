@@ -33,6 +33,11 @@ def test_errors(tmp_path):
     (ck / "config.json").write_text(json.dumps({**meta, "config": {**meta["config"], "dim": 32}}))
     with pytest.raises(ValueError, match="shape"):
         load_model(ck)
+    config = dict(meta["config"])
+    del config["dim"]
+    (ck / "config.json").write_text(json.dumps({**meta, "config": config}))
+    with pytest.raises(ValueError, match=r"missing fields \['dim'\]"):
+        load_model(ck)
     with pytest.raises(ValueError, match="unknown model config"):
         load_model("random:nope")
     with pytest.raises(ValueError, match="trained for a codec with 2 codebooks"):

@@ -10,7 +10,7 @@ import soundfile as sf
 
 from client.connection import AntiphonClient, AntiphonError
 from tests.conftest import speech_like
-from tests.process import ServerProcess
+from client.spawn import ServerProcess
 
 
 def status_of(url):

@@ -1,4 +1,4 @@
-"""Start `antiphon serve` as a real process on a free loopback port."""
+"""Start `antiphon serve` as a real process on a free loopback port (the benchmark and the tests)."""
 import os
 import re
 import subprocess
@@ -16,7 +16,7 @@ class ServerProcess:
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
-                raise RuntimeError("server exited: " + "".join(self.lines))
+                raise RuntimeError("the server exited: " + "".join(self.lines))
             self.lines.append(line)
             m = re.search(r"serving http://127\.0\.0\.1:(\d+)/", line)
             if m:
