@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     from client.demo import add_arguments as add_demo
     add_demo(sub.add_parser("demo", help="local microphone demo, in process, no network"))
 
+    from model.train.cli import add_arguments as add_train
+    add_train(sub.add_parser("train", help="training recipes: the codec, then the language model"))
+
     b = sub.add_parser("bench", help="benchmarks: end-to-end (default), codec, model, kernels")
     b.add_argument("what", nargs="?", default="e2e", choices=["e2e", "codec", "model", "kernels"])
     b.add_argument("--frames", type=int, default=50, help="codec: frames per measurement")

@@ -1,0 +1,7 @@
+"""Synthetic two-channel conversations rendered by espeak-ng: the training and evaluation data."""
+from .conversations import Conversation, ConversationMaker, Turn
+from .skills import INTENT_NAMES, INTENTS, Exchange, all_answers, answer, sample_exchange, vocabulary
+from .speech import AGENT_VOICE, Voice, WordBank, user_voices
+
+__all__ = ["Conversation", "ConversationMaker", "Turn", "INTENT_NAMES", "INTENTS", "Exchange", "all_answers",
+           "answer", "sample_exchange", "vocabulary", "AGENT_VOICE", "Voice", "WordBank", "user_voices"]

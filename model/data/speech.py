@@ -1,0 +1,128 @@
+"""Speech rendered by espeak-ng, one word at a time, so where every word falls is known exactly.
+
+A voice is an espeak-ng accent with a variant, a speed and a pitch. User voices are drawn from two
+disjoint pools of variants (training and evaluation); the agent has one fixed voice that neither
+pool uses. Rendered words are cached on disk per voice.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import soxr
+
+ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",
+           "en-us-nyc")
+TRAIN_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "f1", "f3", "f4", "klatt", "klatt2", "klatt4", "adam",
+                  "anika", "max", "paul")
+EVAL_VARIANTS = ("m7", "f5", "klatt3", "john", "linda")
+
+
+@dataclasses.dataclass(frozen=True)
+class Voice:
+    accent: str
+    variant: str
+    speed: int  # words per minute
+    pitch: int  # 0..99
+
+    @property
+    def spec(self) -> str:
+        return f"{self.accent}+{self.variant}"
+
+    def key(self) -> str:
+        return f"{self.accent}_{self.variant}_{self.speed}_{self.pitch}"
+
+
+AGENT_VOICE = Voice("en-us", "f2", 175, 55)
+
+
+def user_voices(split: str, count: int, seed: int) -> list[Voice]:
+    """`count` user voices of a split ('train' or 'eval'), deterministic under `seed`."""
+    if split not in ("train", "eval"):
+        raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
+    variants = TRAIN_VARIANTS if split == "train" else EVAL_VARIANTS
+    rng = random.Random(f"{seed}-{split}")
+    return [Voice(rng.choice(ACCENTS), variants[i % len(variants)], rng.randrange(130, 200, 10),
+                  rng.randrange(25, 80, 5)) for i in range(count)]
+
+
+def espeak_binary() -> str:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise RuntimeError("espeak-ng is not installed: the synthetic data needs it "
+                           "(Debian: apt-get install espeak-ng; `bash scripts/run.sh test` installs it)")
+    return exe
+
+
+def _trim(pcm: np.ndarray, rate: int) -> np.ndarray:
+    """Cut leading and trailing silence (espeak pads every call), keeping 10 ms either side."""
+    loud = np.flatnonzero(np.abs(pcm) > 0.01 * max(float(np.abs(pcm).max()), 1e-6))
+    if loud.size == 0:
+        return pcm[:0]
+    pad = rate // 100
+    return pcm[max(loud[0] - pad, 0): loud[-1] + pad]
+
+
+def render_word(word: str, voice: Voice, rate: int) -> np.ndarray:
+    """One word in `voice`, float32 mono at `rate`, silence trimmed."""
+    out = subprocess.run([espeak_binary(), "-v", voice.spec, "-s", str(voice.speed), "-p", str(voice.pitch),
+                          "--stdout", word], capture_output=True, check=True)
+    pcm, sr = soundfile.read(io.BytesIO(out.stdout), dtype="float32")
+    pcm = _trim(pcm, sr)
+    return soxr.resample(pcm, sr, rate).astype(np.float32) if sr != rate else pcm
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("ANTIPHON_CACHE", Path.home() / ".cache" / "antiphon")) / "speech"
+
+
+class WordBank:
+    """Rendered words per voice, from the disk cache or espeak-ng."""
+
+    def __init__(self, rate: int, root: Path | None = None):
+        self.rate = rate
+        self.root = root or cache_dir()
+        self._voices: dict[Voice, dict[str, np.ndarray]] = {}
+
+    def _file(self, voice: Voice, words: list[str]) -> Path:
+        digest = hashlib.sha1(" ".join(words).encode()).hexdigest()[:10]
+        return self.root / f"{voice.key()}_{self.rate}_{digest}.npz"
+
+    def load(self, voice: Voice, words: list[str]) -> dict[str, np.ndarray]:
+        if voice in self._voices:
+            return self._voices[voice]
+        file = self._file(voice, words)
+        if file.is_file():
+            with np.load(file) as z:
+                bank = {w: z[w] for w in z.files}
+        else:
+            bank = {w: render_word(w, voice, self.rate) for w in words}
+            file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = file.with_suffix(".tmp.npz")
+            np.savez(tmp, **bank)
+            os.replace(tmp, file)
+        self._voices[voice] = bank
+        return bank
+
+    def say(self, text: str, voice: Voice, words: list[str], gaps: list[int]) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+        """Words of `text` joined by `gaps` samples of silence: (pcm, [(word, start, end)])."""
+        bank = self.load(voice, words)
+        pieces, spans, at = [], [], 0
+        for i, w in enumerate(text.split()):
+            if w not in bank:
+                raise KeyError(f"word {w!r} is not in the rendered vocabulary")
+            if i:
+                pieces.append(np.zeros(gaps[i - 1], np.float32))
+                at += gaps[i - 1]
+            pieces.append(bank[w])
+            spans.append((w, at, at + len(bank[w])))
+            at += len(bank[w])
+        return (np.concatenate(pieces) if pieces else np.zeros(0, np.float32)), spans

@@ -1,0 +1,1 @@
+"""Training recipes: `antiphon train codec` and `antiphon train lm`."""

@@ -1,0 +1,39 @@
+"""`antiphon train codec|lm`: arguments shared by both recipes, and the dispatch."""
+from __future__ import annotations
+
+import json
+
+
+def add_arguments(p) -> None:
+    p.add_argument("what", choices=["codec", "lm"], help="which recipe")
+    p.add_argument("--out", help="run directory (default ~/.cache/antiphon/runs/<recipe>-...); "
+                                 "an existing run resumes from its checkpoint")
+    p.add_argument("--steps", type=int, help="train until this step")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--batch", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--config", help="codec: codec config (small); lm: model config (small)")
+    p.add_argument("--codec", help="lm: the trained codec checkpoint whose tokens the model reads and writes")
+    p.add_argument("--conversations", type=int, help="lm: how many conversations to render and tokenize")
+    p.add_argument("--frames", type=int, help="lm: frames per conversation")
+    p.add_argument("--voices", type=int, help="how many training voices to render")
+    p.add_argument("--save-seconds", type=float, default=1.0,
+                   help="checkpoint at most this often; a kill loses at most this much training (default 1)")
+    p.add_argument("--every-rank-saves", action="store_true",
+                   help="under torchrun, every rank also writes its final weights (to compare them)")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    common = dict(out=args.out, steps=args.steps, device=args.device, save_seconds=args.save_seconds,
+                  every_rank_saves=args.every_rank_saves, seed=args.seed, batch=args.batch, lr=args.lr,
+                  config=args.config, voices=args.voices)
+    if args.what == "codec":
+        from .codec_recipe import train
+        result = train(**common)
+    else:
+        from .lm_recipe import train
+        result = train(**common, codec=args.codec, conversations=args.conversations, frames=args.frames)
+    print(json.dumps(result))
+    return 0

@@ -1,0 +1,153 @@
+"""`antiphon train codec`: the small streaming codec trained on espeak-ng speech.
+
+Losses: L1 on the waveform, L1 on linear and log mel spectrograms at four scales, and the RVQ
+commitment penalty. No adversarial loss: it would double the cost per step, and two hours of a
+2-core CPU are better spent on more steps. Codebooks are initialised by k-means on the first batch
+and follow the encoder by EMA (encodec's own quantizer); quantizer dropout trains every prefix of
+codebooks, most often the number the language model reads.
+"""
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchaudio
+from tqdm import tqdm
+
+from codec.architecture import CONFIGS, build_modules
+from codec.checkpoint import save_checkpoint
+
+from ..data.augment import augment
+from ..data.skills import vocabulary
+from ..data.speech import AGENT_VOICE, WordBank, user_voices
+from .run import RUNS, Clock, TrainRun, all_ranks_equal, distributed
+
+DEFAULTS = dict(config="small", steps=8000, batch=16, seconds=1.0, lr=3e-4, seed=0, voices=48,
+                mel_scales=[256, 512, 1024, 2048], codebook_choices=[2, 4, 4, 4, 4, 8, 8])
+
+
+class SpeechSegments:
+    """Batches of random speech crops: user voices with augmentation, and the agent's voice clean."""
+
+    def __init__(self, rate: int, voices: int, seed: int):
+        self.rate = rate
+        self.bank = WordBank(rate)
+        self.words = vocabulary()
+        self.voices = user_voices("train", voices, seed) + [AGENT_VOICE]
+        self.seed = seed
+
+    def batch(self, step: int, rank: int, size: int, samples: int) -> torch.Tensor:
+        rng = random.Random(f"{self.seed}-{step}-{rank}")
+        np_rng = np.random.default_rng(rng.randrange(2**32))
+        out = np.zeros((size, 1, samples), np.float32)
+        for i in range(size):
+            voice = rng.choice(self.voices)
+            words = " ".join(rng.choice(self.words) for _ in range(rng.randint(3, 6)))
+            gaps = [int(rng.uniform(0.0, 0.15) * self.rate) for _ in words.split()]
+            pcm, _ = self.bank.say(words, voice, self.words, gaps)
+            if voice is not AGENT_VOICE:
+                pcm = augment(pcm, self.rate, np_rng)
+            else:
+                pcm = pcm / max(float(np.abs(pcm).max()), 1e-6) * 0.7
+            start = rng.randint(-samples // 4, max(len(pcm) - samples * 3 // 4, 0))
+            seg = pcm[max(start, 0): max(start, 0) + samples - max(-start, 0)]
+            out[i, 0, max(-start, 0): max(-start, 0) + len(seg)] = seg
+        return torch.from_numpy(out)
+
+
+class SpectralLoss(torch.nn.Module):
+    def __init__(self, rate: int, scales: list[int]):
+        super().__init__()
+        self.mels = torch.nn.ModuleList(
+            torchaudio.transforms.MelSpectrogram(rate, n_fft=n, hop_length=n // 4, n_mels=min(80, n // 8),
+                                                 power=1.0, normalized=False) for n in scales)
+
+    def forward(self, x, y):
+        total = 0.0
+        for mel in self.mels:
+            mx, my = mel(x), mel(y)
+            total = total + F.l1_loss(mx, my) + F.l1_loss(torch.log(mx + 1e-5), torch.log(my + 1e-5))
+        return total / len(self.mels)
+
+
+class CodecTrainer(torch.nn.Module):
+    """The codec's modules with the training forward (encode, quantize with n_q codebooks, decode)."""
+
+    def __init__(self, config, seed: int):
+        super().__init__()
+        self.config = config
+        self.codec = build_modules(config, seed=seed, kmeans_init=True)
+
+    def forward(self, wav, n_q: int):
+        emb = self.codec.encoder(wav)
+        quantized, _, commit = self.codec.quantizer.vq(emb, n_q=n_q)
+        return self.codec.decoder(quantized), commit.mean()
+
+
+def sync_codebooks(trainer: CodecTrainer) -> None:
+    """EMA codebook statistics averaged over ranks (encodec leaves them per rank); EMA is linear in
+    the batch statistics, so the average is the EMA of the whole distributed batch."""
+    if not torch.distributed.is_initialized():
+        return
+    world = torch.distributed.get_world_size()
+    for layer in trainer.codec.quantizer.vq.layers:
+        cb = layer._codebook
+        for buf in (cb.cluster_size, cb.embed_avg, cb.embed):
+            torch.distributed.all_reduce(buf)
+            buf /= world
+
+
+def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves=False, **overrides) -> dict:
+    settings = {**DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
+    settings["steps"] = steps or settings["steps"]
+    settings["device"] = device
+    rank, world = distributed()
+    torch.manual_seed(settings["seed"])
+    config = CONFIGS[settings["config"]]
+    run = TrainRun(out or RUNS / f"codec-{settings['config']}-seed{settings['seed']}", settings, rank, world)
+    trainer = CodecTrainer(config, settings["seed"]).to(device)
+    losses = SpectralLoss(config.sample_rate, settings["mel_scales"]).to(device)
+    optimizer = torch.optim.Adam(trainer.parameters(), lr=settings["lr"], betas=(0.5, 0.9))
+    start = run.resume(trainer, optimizer)
+    model = torch.nn.parallel.DistributedDataParallel(trainer) if world > 1 else trainer
+    data = SpeechSegments(config.sample_rate, settings["voices"], settings["seed"])
+    samples = int(settings["seconds"] * config.sample_rate) // config.frame_size * config.frame_size
+    restore_signals = run.stop_on_signals()
+    clock = Clock(save_seconds)
+    bar = tqdm(total=settings["steps"], initial=start, disable=not run.main, desc="codec", unit="step")
+    step = start
+    t0 = time.monotonic()
+    while step < settings["steps"] and not run.stopping:
+        wav = data.batch(step, rank, settings["batch"], samples).to(device)
+        n_q = random.Random(f"nq-{settings['seed']}-{step}").choice(settings["codebook_choices"])
+        trainer.train()
+        out_wav, commit = model(wav, n_q)
+        l1 = F.l1_loss(out_wav, wav)
+        spec = losses(out_wav.squeeze(1), wav.squeeze(1))
+        loss = 0.1 * l1 + spec + commit
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainer.parameters(), 1.0)
+        optimizer.step()
+        sync_codebooks(trainer)
+        step += 1
+        values = {k: round(v.item(), 5) for k, v in dict(loss=loss, l1=l1, spectral=spec, commit=commit).items()}
+        run.log(step, **values, seconds=round(time.monotonic() - t0, 3))
+        bar.update(1)
+        bar.set_postfix(loss=values["loss"], spec=values["spectral"])
+        if clock.due() or step == settings["steps"] or run.stopping:
+            run.save(trainer, optimizer, step)
+    bar.close()
+    restore_signals()
+    run.save(trainer, optimizer, step)
+    equal = all_ranks_equal(trainer)
+    export = run.out / "codec"
+    if run.main:
+        save_checkpoint(trainer.codec, config, export, extra={"trained_steps": step})
+        run.plot()
+    if every_rank_saves:
+        save_checkpoint(trainer.codec, config, run.out / f"codec-rank{rank}", extra={"trained_steps": step})
+    return {"out": str(run.out), "step": step, "checkpoint": str(export), "ranks_equal": equal}

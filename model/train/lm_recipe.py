@@ -1,0 +1,120 @@
+"""`antiphon train lm`: the early-fusion transformer trained on tokenized conversations.
+
+Teacher forcing over whole conversations in the delayed layout (model/layout.py). The loss is
+cross-entropy on the agent's text and on each of its codebooks; the text pad token, most of the
+text stream, counts half, as in Moshi, so the words are not drowned by silence.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from codec import load_codec
+
+from ..checkpoint import save_checkpoint
+from ..config import CONFIGS
+from ..layout import IGNORE, step_inputs, targets
+from ..tokenizer import ByteTokenizer
+from ..transformer import SpeechTransformer
+from . import lm_data
+from .run import RUNS, Clock, TrainRun, all_ranks_equal, distributed
+
+DEFAULTS = dict(config="small", codec=str(RUNS / "codec-small-seed0" / "codec"), steps=3000, batch=8, lr=1e-3,
+                warmup=200, seed=0, conversations=2048, frames=200, voices=64, pad_weight=0.5, barge_in=0.15)
+
+
+def learning_rate(step: int, settings: dict) -> float:
+    """Linear warm-up, then cosine decay to a tenth."""
+    lr, warm, total = settings["lr"], settings["warmup"], settings["steps"]
+    if step < warm:
+        return lr * (step + 1) / warm
+    progress = min((step - warm) / max(total - warm, 1), 1.0)
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def losses(forward, cfg, batch: dict, pad_weight: float) -> dict:
+    """`forward` is the model or its DistributedDataParallel wrapper (which all-reduces gradients)."""
+    text, agent, user = batch["text"], batch["agent"], batch["user"]
+    tokens = step_inputs(text, agent, user, cfg.delays, cfg.cardinality, ByteTokenizer.BOS)
+    text_t, audio_t = targets(text, agent, cfg.delays, cfg.cardinality)
+    text_logits, audio_logits = forward(tokens)
+    per_tok = F.cross_entropy(text_logits.flatten(0, 1), text_t.flatten(), reduction="none")
+    weight = torch.where(text_t.flatten() == ByteTokenizer.PAD, pad_weight, 1.0)
+    text_loss = (per_tok * weight).sum() / weight.sum()
+    audio_loss = F.cross_entropy(audio_logits.flatten(0, 2), audio_t.flatten(), ignore_index=IGNORE)
+    return {"loss": text_loss + audio_loss, "text": text_loss, "audio": audio_loss}
+
+
+def silence_codes(codec) -> torch.Tensor:
+    """The codes of a steady silence (what the agent's channel carries while it listens)."""
+    codes = codec.encode(torch.zeros(1, 1, codec.frame_size * 8))
+    return codes[0, :, -1].long()
+
+
+def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves=False, **overrides) -> dict:
+    settings = {**DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
+    settings["steps"] = steps or settings["steps"]
+    settings["device"] = device
+    settings["codec"] = str(Path(settings["codec"]).resolve())
+    rank, world = distributed()
+    cfg = CONFIGS[settings["config"]]
+    run = TrainRun(out or RUNS / f"lm-{settings['config']}-seed{settings['seed']}", settings, rank, world)
+    codec_dir = Path(settings["codec"])
+    if not (codec_dir / "config.json").is_file():
+        raise ValueError(f"--codec {codec_dir} is not a codec checkpoint; train one first "
+                         "(antiphon train codec) and pass its `codec` folder")
+    codec = load_codec(codec_dir)
+    if codec.cardinality != cfg.cardinality or codec.config.max_codebooks < cfg.num_codebooks:
+        raise ValueError(f"model config {cfg.name} needs {cfg.num_codebooks} codebooks of {cfg.cardinality}; "
+                         f"codec {codec_dir} has up to {codec.config.max_codebooks} of {codec.cardinality}")
+    codec = load_codec(codec_dir, num_codebooks=cfg.num_codebooks)
+    data = lm_data.build(codec, codec_dir, settings["conversations"], settings["frames"], settings["seed"],
+                         settings["voices"], "train", RUNS.parent / "data", settings["barge_in"], show=run.main)
+    torch.manual_seed(settings["seed"])
+    model = SpeechTransformer(cfg).to(device)
+    model.silence_codes.copy_(silence_codes(codec))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], betas=(0.9, 0.95), weight_decay=0.1)
+    start = run.resume(model, optimizer)
+    wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    restore_signals = run.stop_on_signals()
+    clock = Clock(save_seconds)
+    bar = tqdm(total=settings["steps"], initial=start, disable=not run.main, desc="lm", unit="step")
+    n = data["text"].shape[0]
+    step, t0 = start, time.monotonic()
+    model.train()
+    while step < settings["steps"] and not run.stopping:
+        rng = random.Random(f"{settings['seed']}-{step}-{rank}")
+        idx = torch.tensor([rng.randrange(n) for _ in range(settings["batch"])])
+        batch = {k: v[idx].long().to(device) for k, v in data.items()}
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, settings)
+        result = losses(wrapped, cfg, batch, settings["pad_weight"])
+        optimizer.zero_grad(set_to_none=True)
+        result["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        values = {k: round(v.item(), 5) for k, v in result.items()}
+        run.log(step, **values, seconds=round(time.monotonic() - t0, 3))
+        bar.update(1)
+        bar.set_postfix(loss=values["loss"], text=values["text"], audio=values["audio"])
+        if clock.due() or step == settings["steps"] or run.stopping:
+            run.save(model, optimizer, step)
+    bar.close()
+    restore_signals()
+    run.save(model, optimizer, step)
+    equal = all_ranks_equal(model)
+    export = run.out / "lm"
+    if run.main:
+        save_checkpoint(model, export, codec=str(codec_dir), extra={"trained_steps": step})
+        run.plot()
+    if every_rank_saves:
+        save_checkpoint(model, run.out / f"lm-rank{rank}", codec=str(codec_dir))
+    return {"out": str(run.out), "step": step, "checkpoint": str(export), "ranks_equal": equal}
+

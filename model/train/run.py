@@ -1,0 +1,150 @@
+"""What both training recipes share: the run directory, its recorded settings, checkpoints with
+exact resume, the loss log and plot, the progress bar, and DistributedDataParallel set-up.
+
+Exact resume rests on one rule: the batch of step `s` is a pure function of (seed, s, rank), so a
+checkpoint needs only the weights, the optimizer, the step and the torch RNG state.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+RUNS = Path(os.environ.get("ANTIPHON_CACHE", Path.home() / ".cache" / "antiphon")) / "runs"
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size), initialising the process group when run under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() and os.environ.get("ANTIPHON_DDP_BACKEND") != "gloo" \
+            else "gloo"
+        dist.init_process_group(backend)
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+class TrainRun:
+    """A run directory: settings.json (every setting), checkpoint.pt (atomic), losses.jsonl, loss.png."""
+
+    def __init__(self, out: Path, settings: dict, rank: int = 0, world: int = 1):
+        self.out = Path(out)
+        self.rank, self.world = rank, world
+        self.settings = settings
+        self.main = rank == 0
+        self._stop = False
+        if self.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            recorded = self.out / "settings.json"
+            if recorded.is_file():
+                old = json.loads(recorded.read_text())
+                changed = {k: (old.get(k), v) for k, v in settings.items()
+                           if k not in ("steps", "device") and old.get(k) != v}
+                if changed:
+                    raise ValueError(f"{self.out} holds a run with other settings {changed}; "
+                                     "resume with the same settings or choose another --out")
+            _atomic_write(recorded, json.dumps(settings, indent=2).encode())
+        self.ckpt = self.out / "checkpoint.pt"
+        self.log_file = self.out / "losses.jsonl"
+
+    def stop_on_signals(self):
+        """SIGTERM/SIGINT finish the current step, checkpoint, and end the run. Returns a function
+        that puts the previous handlers back (the recipes run in process in the tests)."""
+        def handler(signum, frame):
+            self._stop = True
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+        return lambda: [signal.signal(s, h) for s, h in previous.items()]
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop
+
+    def resume(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
+        """Loads the checkpoint if there is one; returns the step to start from."""
+        if not self.ckpt.is_file():
+            return 0
+        state = torch.load(self.ckpt, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        if self.main:
+            self._truncate_log(state["step"])
+        return state["step"]
+
+    def save(self, model, optimizer, step: int) -> None:
+        if not self.main:
+            return
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                 "torch_rng": torch.get_rng_state(), "settings": self.settings}
+        tmp = self.ckpt.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.ckpt)
+
+    def log(self, step: int, **values) -> None:
+        if self.main:
+            with open(self.log_file, "a") as f:
+                f.write(json.dumps({"step": step, **values}) + "\n")
+
+    def _truncate_log(self, step: int) -> None:
+        """Drop log lines past the checkpoint (they will be trained again)."""
+        if self.log_file.is_file():
+            lines = [ln for ln in self.log_file.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
+            _atomic_write(self.log_file, "".join(ln + "\n" for ln in lines).encode())
+
+    def plot(self) -> Path | None:
+        if not self.main or not self.log_file.is_file():
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        rows = [json.loads(ln) for ln in self.log_file.read_text().splitlines() if ln]
+        keys = [k for k in rows[0] if k not in ("step", "seconds")] if rows else []
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for k in keys:
+            ax.plot([r["step"] for r in rows], [r[k] for r in rows], label=k, linewidth=0.8)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.set_yscale("log")
+        ax.set_title(self.out.name)
+        ax.legend()
+        fig.tight_layout()
+        png = self.out / "loss.png"
+        fig.savefig(png, dpi=100)
+        plt.close(fig)
+        return png
+
+
+class Clock:
+    """Checkpoint pacing: at most `seconds` of training is lost to a kill."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.last = seconds, time.monotonic()
+
+    def due(self) -> bool:
+        if time.monotonic() - self.last >= self.seconds:
+            self.last = time.monotonic()
+            return True
+        return False
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def all_ranks_equal(model: torch.nn.Module) -> bool:
+    """Whether every rank holds the same weights (a checksum compared across ranks)."""
+    if not dist.is_initialized():
+        return True
+    total = torch.stack([p.detach().double().sum() for p in model.state_dict().values()
+                         if p.is_floating_point()]).sum().reshape(1)
+    gathered = [torch.zeros_like(total) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, total)
+    return all(torch.equal(g, gathered[0]) for g in gathered)

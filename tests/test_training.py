@@ -1,0 +1,128 @@
+"""The training recipes on tiny configs: exact resume (after a clean stop and after kill -9), the
+run directory's records, and two-process DistributedDataParallel."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
+from codec.checkpoint import save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """Rendered speech and datasets in a private cache, shared by this module's runs."""
+    path = tmp_path_factory.mktemp("antiphon-cache")
+    old = os.environ.get("ANTIPHON_CACHE")
+    os.environ["ANTIPHON_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("ANTIPHON_CACHE")
+    else:
+        os.environ["ANTIPHON_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def tiny_codec_dir(cache):
+    return save_checkpoint(build_modules(CODEC_CONFIGS["tiny"], seed=0), CODEC_CONFIGS["tiny"], cache / "codec")
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "server.cli", "train", *args]
+
+
+def _env(cache):
+    return {**os.environ, "ANTIPHON_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
+
+
+def _weights(path):
+    return load_file(str(Path(path) / "model.safetensors"))
+
+
+def _same(a, b):
+    return set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+CODEC_ARGS = ["codec", "--config", "tiny", "--batch", "2", "--voices", "2"]
+
+
+def test_codec_resume_after_kill_equals_uninterrupted(cache, tmp_path):
+    steps = "12"
+    whole = subprocess.run(_cli(*CODEC_ARGS, "--steps", steps, "--out", str(tmp_path / "whole")),
+                           env=_env(cache), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    assert json.loads(whole.stdout.strip().splitlines()[-1])["step"] == 12
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(_cli(*CODEC_ARGS, "--steps", steps, "--out", str(out), "--save-seconds", "0"),
+                            env=_env(cache), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = out / "losses.jsonl"
+    deadline = time.monotonic() + 200
+    while time.monotonic() < deadline and not (log.is_file() and len(log.read_text().splitlines()) >= 4):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(out / "checkpoint.pt", weights_only=False)["step"]
+    assert 3 <= killed_at < 12, "the kill should land mid-run"
+    resumed = subprocess.run(_cli(*CODEC_ARGS, "--steps", steps, "--out", str(out)), env=_env(cache), cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _same(_weights(tmp_path / "whole" / "codec"), _weights(out / "codec"))
+    steps_logged = [json.loads(ln)["step"] for ln in log.read_text().splitlines()]
+    assert steps_logged == list(range(1, 13))
+    assert (out / "loss.png").stat().st_size > 1000
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["config"] == "tiny" and settings["batch"] == 2 and "lr" in settings and "seed" in settings
+
+
+def test_resume_refuses_other_settings(cache, tmp_path):
+    from model.train.codec_recipe import train
+
+    train(out=tmp_path, steps=1, config="tiny", batch=2, voices=2)
+    with pytest.raises(ValueError, match="other settings.*batch"):
+        train(out=tmp_path, steps=2, config="tiny", batch=3, voices=2)
+
+
+def test_lm_resume_equals_uninterrupted(cache, tiny_codec_dir, tmp_path):
+    from model.train.lm_recipe import train
+
+    common = dict(config="tiny", codec=str(tiny_codec_dir), batch=2, conversations=8, frames=48, voices=2,
+                  warmup=2)
+    whole = train(out=tmp_path / "whole", steps=6, **common)
+    train(out=tmp_path / "split", steps=3, **common)
+    split = train(out=tmp_path / "split", steps=6, **common)
+    assert whole["step"] == split["step"] == 6
+    a, b = _weights(tmp_path / "whole" / "lm"), _weights(tmp_path / "split" / "lm")
+    assert _same(a, b)
+    meta = json.loads((tmp_path / "whole" / "lm" / "config.json").read_text())
+    assert meta["codec"] == str(tiny_codec_dir.resolve())
+    losses = [json.loads(ln) for ln in (tmp_path / "split" / "losses.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in losses] == list(range(1, 7)) and all(r["loss"] > 0 for r in losses)
+
+
+def test_lm_under_torchrun_two_ranks_hold_identical_weights(cache, tiny_codec_dir, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "server.cli", "train", "lm", "--config", "tiny", "--codec", str(tiny_codec_dir), "--steps", "3",
+           "--batch", "2", "--conversations", "8", "--frames", "48", "--voices", "2", "--out", str(out),
+           "--every-rank-saves"]
+    done = subprocess.run(cmd, env={**_env(cache), "ANTIPHON_DDP_BACKEND": "gloo"}, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reports = [json.loads(ln) for ln in done.stdout.splitlines() if ln.startswith("{")]
+    assert len(reports) == 2 and all(r["ranks_equal"] for r in reports)
+    r0, r1 = _weights(out / "lm-rank0"), _weights(out / "lm-rank1")
+    assert _same(r0, r1)
+    from model import load_model
+
+    init = load_model("random:tiny").state_dict()
+    assert not torch.equal(init["embed.weight"], r0["embed.weight"]), "the ranks did train"
