@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     from model.train.cli import add_arguments as add_train
     add_train(sub.add_parser("train", help="training recipes: the codec, then the language model"))
 
+    from client.eval import add_arguments as add_eval
+    add_eval(sub.add_parser("eval", help="judged spoken-answer accuracy and response latency through a server"))
+
     b = sub.add_parser("bench", help="benchmarks: end-to-end (default), codec, model, kernels")
     b.add_argument("what", nargs="?", default="e2e", choices=["e2e", "codec", "model", "kernels"])
     b.add_argument("--frames", type=int, default=50, help="codec: frames per measurement")

@@ -1,0 +1,225 @@
+"""`antiphon eval`: held-out spoken questions through a real server, in real time, with the
+agent's spoken answers judged by an independent recognizer.
+
+The questions come from the synthetic data's held-out voices and paraphrases (model/data), never
+seen in training; this tool shares the skill set with the data, not the model or the server.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+
+from model.data import INTENTS, ConversationMaker, all_answers, sample_exchange, user_voices
+
+from .bench_stats import percentiles
+from .connection import AntiphonClient, pcm16_to_float
+from .judge import AnswerJudge
+from .spawn import ServerProcess
+
+LEAD_S, TAIL_S = 0.6, 4.0  # silence before each question, and time left for the answer
+SPEECH_RMS = 0.01  # an output frame above this is the agent speaking
+
+
+def add_arguments(p):
+    p.add_argument("--url", help="evaluate a running server instead of spawning one")
+    p.add_argument("--model", default="bundled", help="spawned server's model (default: bundled)")
+    p.add_argument("--codec", help="codec checkpoint for the STOI measure (default: the served model's)")
+    p.add_argument("--per-intent", type=int, default=4, help="held-out questions per intent")
+    p.add_argument("--parallel", type=int, default=4, help="sessions at once")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="eval-out", help="directory for the JSON, markdown and recordings")
+    p.set_defaults(func=main)
+
+
+def questions(rate: int, frame_size: int, per_intent: int, seed: int) -> list[dict]:
+    """Held-out questions, each with silence before and after, balanced over intents."""
+    maker = ConversationMaker(rate, frame_size)
+    voices = user_voices("eval", 10, seed)
+    rng = random.Random(seed)
+    out = []
+    for i in range(per_intent):
+        for intent in INTENTS:
+            ex = sample_exchange(rng, "eval", intent.name)
+            voice = voices[len(out) % len(voices)]
+            pcm, _ = maker.user_utterance(ex.user, voice, rng)
+            pcm = pcm / max(float(np.abs(pcm).max()), 1e-6) * 0.3
+            lead = int(LEAD_S * rate) // frame_size * frame_size
+            audio = np.concatenate([np.zeros(lead, np.float32), pcm, np.zeros(int(TAIL_S * rate), np.float32)])
+            out.append({"intent": ex.intent, "user": ex.user, "expected": ex.agent, "voice": voice.key(),
+                        "audio": audio.astype(np.float32), "speech": (lead, lead + len(pcm))})
+    return out
+
+
+async def ask(url: str, q: dict) -> dict:
+    """One question in one session: the agent's audio per input frame and the response latency."""
+    client = await AntiphonClient.connect(url, frame_marks=True)
+    n, period = client.frame_samples, client.hello["frame_ms"] / 1000
+    audio = q["audio"]
+    frames = len(audio) // n
+    loop = asyncio.get_running_loop()
+    sent_at: dict[int, float] = {}
+    out: dict[int, np.ndarray] = {}
+    arrivals: list[tuple[float, int]] = []
+
+    async def send():
+        start = loop.time()
+        for i in range(frames):
+            await asyncio.sleep(max(0.0, start + i * period - loop.time()))
+            await client.send_audio(audio[i * n:(i + 1) * n])
+            sent_at[i] = loop.time()
+
+    task = asyncio.create_task(send())
+    index = None
+    try:
+        while not (task.done() and (out and max(out) >= frames - 1)):
+            msg = await client.recv(timeout=10)
+            if isinstance(msg, dict):
+                if msg.get("type") == "frame":
+                    index = msg["input_index"]
+                continue
+            if index is not None:
+                out[index] = pcm16_to_float(msg)
+                arrivals.append((loop.time(), index))
+            index = None
+        await task
+    finally:
+        task.cancel()
+        await client.close()
+    start_f, end_f = q["speech"][0] // n, -(-q["speech"][1] // n)
+    agent = np.concatenate([out.get(i, np.zeros(n, np.float32)) for i in range(frames)])
+    rms = np.array([float(np.sqrt(np.mean(out[i] ** 2))) if i in out else 0.0 for i in range(frames)])
+    speaking = [(t, i) for t, i in arrivals if i >= end_f and rms[i] > SPEECH_RMS]
+    latency = speaking[0][0] - sent_at[end_f - 1] if speaking and end_f - 1 in sent_at else None
+    return {"agent": agent, "rate": client.sample_rate, "response_latency_s": latency,
+            "talk_over": float((rms[start_f:end_f] > SPEECH_RMS).mean()), "answer_audio": agent[end_f * n:]}
+
+
+def intent_of(answer: str | None, expected_intent: str) -> str:
+    """Which intent could have produced `answer` (the expected one when it could)."""
+    if answer is None:
+        return "(nothing)"
+    from model.data.skills import INTENT_NAMES, answer as make_answer
+
+    def could(intent):
+        if intent in ("add", "subtract", "multiply"):
+            return answer.startswith("that is ")
+        if intent == "count":
+            return answer.startswith("one two")
+        if intent == "spell":
+            return len(answer.split()) > 1 and all(len(w) == 1 for w in answer.split())
+        if intent == "repeat":
+            return len(answer.split()) == 1
+        return make_answer(intent) == answer
+    if could(expected_intent):
+        return expected_intent
+    return next((i for i in INTENT_NAMES if could(i)), "(other)")
+
+
+def stoi_of_codec(codec_name: str, qs: list[dict]) -> float | None:
+    import torch
+    from pystoi import stoi
+
+    from codec import load_codec
+
+    try:
+        codec = load_codec(codec_name)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"STOI skipped: {e}")
+        return None
+    scores = []
+    for q in qs:
+        a, b = q["speech"]
+        x = q["audio"][a:b + codec.frame_size - (b - a) % codec.frame_size]
+        y = codec.decode(codec.encode(torch.from_numpy(x)[None, None]))[0, 0].numpy()
+        scores.append(stoi(x, y, codec.sample_rate))
+    return float(np.mean(scores))
+
+
+async def run_all(url: str, qs: list[dict], parallel: int, progress) -> list[dict]:
+    results: list[dict | None] = [None] * len(qs)
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(i):
+        async with gate:
+            results[i] = await ask(url, qs[i])
+            progress.update(1)
+    await asyncio.gather(*(one(i) for i in range(len(qs))))
+    return results
+
+
+def report(qs, results, heard, stoi_score, hello) -> dict:
+    by_intent = collections.defaultdict(lambda: [0, 0])
+    confusion = collections.defaultdict(collections.Counter)
+    for q, h in zip(qs, heard):
+        by_intent[q["intent"]][0] += h == q["expected"]
+        by_intent[q["intent"]][1] += 1
+        confusion[q["intent"]][intent_of(h, q["intent"])] += 1
+    lat = [r["response_latency_s"] for r in results if r["response_latency_s"] is not None]
+    correct = sum(h == q["expected"] for q, h in zip(qs, heard))
+    return {"model": hello["model"], "codec": hello["codec"], "questions": len(qs),
+            "accuracy": correct / len(qs),
+            "accuracy_by_intent": {k: v[0] / v[1] for k, v in sorted(by_intent.items())},
+            "response_latency_s": percentiles(lat, qs=(50, 95)), "answered": len(lat),
+            "talk_over_rate": float(np.mean([r["talk_over"] for r in results])), "stoi": stoi_score,
+            "confusion": {k: dict(v) for k, v in sorted(confusion.items())},
+            "items": [{"intent": q["intent"], "user": q["user"], "voice": q["voice"], "expected": q["expected"],
+                       "heard": h, "response_latency_s": r["response_latency_s"]}
+                      for q, r, h in zip(qs, results, heard)]}
+
+
+def markdown(rep: dict) -> str:
+    lat = rep["response_latency_s"]
+    fmt = lambda v: "n/a" if v is None else f"{v * 1000:.0f} ms"  # noqa: E731
+    stoi = "n/a" if rep["stoi"] is None else f"{rep['stoi']:.3f}"
+    lines = [f"Model `{rep['model']}`, codec `{rep['codec']}`, {rep['questions']} held-out questions "
+             f"(held-out voices and paraphrases).", "",
+             "| measure | value |", "|---|---|",
+             f"| answer accuracy | {rep['accuracy']:.1%} |",
+             f"| response latency p50 / p95 | {fmt(lat['p50'])} / {fmt(lat['p95'])} ({rep['answered']} answered) |",
+             f"| agent talking while the user talks | {rep['talk_over_rate']:.1%} of user-speech frames |",
+             f"| codec STOI (held-out speech) | {stoi} |",
+             "", "| intent | accuracy | heard as |", "|---|---|---|"]
+    for intent, acc in rep["accuracy_by_intent"].items():
+        heard = ", ".join(f"{k} {v}" for k, v in sorted(rep["confusion"][intent].items(), key=lambda kv: -kv[1]))
+        lines.append(f"| {intent} | {acc:.0%} | {heard} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(args) -> int:
+    from tqdm import tqdm
+    import soundfile as sf
+
+    server = None if args.url else ServerProcess("--model", args.model)
+    url = args.url or server.url
+    try:
+        hello = asyncio.run(_hello(url))
+        qs = questions(hello["sample_rate"], hello["frame_size"], args.per_intent, args.seed)
+        with tqdm(total=len(qs), desc="questions", unit="q") as bar:
+            results = asyncio.run(run_all(url, qs, args.parallel, bar))
+    finally:
+        if server:
+            server.stop()
+    judge = AnswerJudge(all_answers())
+    heard = [judge.hear(r["answer_audio"], r["rate"]) for r in results]
+    stoi_score = stoi_of_codec(args.codec or hello["codec"], qs)
+    rep = report(qs, results, heard, stoi_score, hello)
+    out = Path(args.out)
+    (out / "audio").mkdir(parents=True, exist_ok=True)
+    for i, (q, r) in enumerate(zip(qs, results)):
+        sf.write(out / "audio" / f"{i:03d}-{q['intent']}.wav", np.stack([q["audio"][:len(r["agent"])],
+                 r["agent"][:len(q["audio"])]], 1), r["rate"])
+    (out / "eval.json").write_text(json.dumps(rep, indent=2))
+    (out / "eval.md").write_text(markdown(rep))
+    print(markdown(rep))
+    return 0
+
+
+async def _hello(url):
+    client = await AntiphonClient.connect(url)
+    await client.close()
+    return client.hello

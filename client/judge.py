@@ -1,0 +1,55 @@
+"""An independent judge of what the agent said: pocketsphinx's own English acoustic model,
+constrained by a grammar whose sentences are exactly the answers the agent can give."""
+from __future__ import annotations
+
+import numpy as np
+import soxr
+
+RATE = 16000
+
+
+def word_distance(a: str, b: str) -> int:
+    """Edit distance between two sentences, in words."""
+    x, y = a.split(), b.split()
+    row = list(range(len(y) + 1))
+    for i in range(1, len(x) + 1):
+        diag, row[0] = row[0], i
+        for j in range(1, len(y) + 1):
+            diag, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diag + (x[i - 1] != y[j - 1]))
+    return row[-1]
+
+
+class AnswerJudge:
+    def __init__(self, answers: list[str]):
+        from pocketsphinx import Config, Decoder
+
+        self.answers = sorted(set(answers))
+        self.decoder = Decoder(Config(samprate=RATE, lm=None, loglevel="FATAL"))
+        missing = sorted({w for a in self.answers for w in a.split() if self.decoder.lookup_word(w) is None})
+        if missing:
+            raise ValueError(f"the recognizer's dictionary lacks {missing}")
+        alternatives = " | ".join(f"( {a} )" for a in self.answers)
+        self.decoder.add_jsgf_string("answers", "#JSGF V1.0;\ngrammar answers;\npublic <answer> = "
+                                     + alternatives + ";\n")
+        self.decoder.activate_search("answers")
+
+    def transcribe(self, pcm: np.ndarray, rate: int) -> str:
+        """The recognizer's best path through the grammar (possibly a partial answer)."""
+        pcm = soxr.resample(pcm.astype(np.float32), rate, RATE) if rate != RATE else pcm
+        pcm16 = (np.clip(pcm, -1, 1) * 32767).astype(np.int16)
+        self.decoder.start_utt()
+        self.decoder.process_raw(pcm16.tobytes(), full_utt=True)
+        self.decoder.end_utt()
+        hyp = self.decoder.hyp()
+        return " ".join(hyp.hypstr.split()) if hyp and hyp.hypstr else ""
+
+    def hear(self, pcm: np.ndarray, rate: int) -> str | None:
+        """The answer heard in float32 mono `pcm`, or None. When the search ends inside an answer
+        (it returns partial paths), the one answer nearest in words is taken, if it is unique."""
+        heard = self.transcribe(pcm, rate)
+        if not heard:
+            return None
+        if heard in self.answers:
+            return heard
+        ranked = sorted((word_distance(heard, a), a) for a in self.answers)
+        return ranked[0][1] if ranked[0][0] < ranked[1][0] else None
