@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import codecs
 import json
 import uuid
 
@@ -34,7 +35,7 @@ class Session:
         self.output_frames = 0
         self.underruns = 0
         self.dropped_frames = 0
-        self.text = bytearray()
+        self.text_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.recorder = None
 
     def set_client_rate(self, rate: int) -> None:
@@ -85,12 +86,10 @@ class Session:
         if self.recorder is not None:
             self.recorder.frame(user_pcm, pcm)
         if token < ByteTokenizer.PAD:  # a byte of text, not pad or bos
-            self.text.append(token)
-            try:
-                piece = self.text.decode("utf-8")
-            except UnicodeDecodeError:
-                return  # wait for the rest of a multi-byte character
-            self.text.clear()
+            # Incremental: waits for the rest of a multi-byte character, replaces invalid bytes.
+            piece = self.text_decoder.decode(bytes([token]))
+            if not piece:
+                return
             event = {"type": "text", "text": piece, "frame": index}
             self.outbox.put_nowait(json.dumps(event))
             if self.recorder is not None:

@@ -1,0 +1,130 @@
+"""The browser client in a real headless Chromium (Debian's, never a downloaded one), with a WAV
+file as its microphone, against a real server."""
+import asyncio
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/run.sh test installs it)")
+
+
+def fake_mic_wav(path: Path, seconds: float = 3.0) -> Path:
+    """espeak-ng speech at 48 kHz (the rate sound cards run at), then silence."""
+    speech = path.with_suffix(".speech.wav")
+    subprocess.run(["espeak-ng", "-w", str(speech), "what is seven plus five"], check=True)
+    import soxr
+
+    x, sr = sf.read(speech, dtype="float32")
+    x = soxr.resample(x, sr, 48000)
+    x = np.concatenate([np.zeros(4800, np.float32), x, np.zeros(max(int(seconds * 48000) - len(x), 4800), np.float32)])
+    sf.write(path, x, 48000, subtype="PCM_16")
+    return path
+
+
+async def launch(playwright, mic: Path | None, allow: bool = True):
+    """`mic`: the WAV the fake microphone plays (None: no microphone at all); `allow`: whether the
+    permission prompt is accepted (otherwise it is dismissed, as a user refusing would)."""
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-extensions",
+            "--autoplay-policy=no-user-gesture-required", "--disable-dev-shm-usage"]
+    if mic is not None:
+        args += ["--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={mic}%noloop"]
+        args += ["--use-fake-ui-for-media-stream"] if allow else []
+    return await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+
+
+async def wait_for(page, condition: str, timeout_s: float = 30):
+    await page.wait_for_function(condition, timeout=timeout_s * 1000, polling=100)
+
+
+async def test_page_streams_microphone_and_plays_the_agent(server_factory, tmp_path):
+    from playwright.async_api import async_playwright
+
+    srv = await server_factory(record_dir=str(tmp_path / "rec"))
+    mic = fake_mic_wav(tmp_path / "mic.wav")
+    async with async_playwright() as p:
+        browser = await launch(p, mic)
+        page = await browser.new_page()
+        console = []
+        page.on("console", lambda m: console.append(m.text))
+        await page.goto(srv.http + "/")
+        await page.click("#connect")
+        await wait_for(page, "window.antiphon.status === 'connected'")
+        await wait_for(page, "window.antiphon.sentFrames >= 60 && window.antiphon.playedMs > 1000")
+        await wait_for(page, "window.antiphon.caption.length > 0")
+        session = next(iter(srv.sessions.values()))[0]
+        assert "random weights" in await page.text_content("#error")  # the page says so, in words
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "browser-client.png"), full_page=True)
+        await page.click("#disconnect")
+        state = await page.evaluate("window.antiphon")
+        await browser.close()
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        if not srv.sessions:
+            break
+    # The server received every microphone frame the page sent, and the page received and played
+    # agent audio.
+    assert state["sentFrames"] >= 50 and session.input_frames == state["sentFrames"]
+    assert state["receivedFrames"] >= 50 and state["playedMs"] > 1000 and state["peak"] > 0
+    assert state["latencyMs"] is not None and state["latencyMs"] > 0
+    assert (ARTIFACTS / "browser-client.png").stat().st_size > 5000
+    # What arrived is the WAV's speech, resampled 48 kHz -> 16 kHz in the worklet: the recording of the
+    # user channel has the espeak speech.
+    user = next((tmp_path / "rec").glob("*-user.wav"))
+    rec, rate = sf.read(user, dtype="float32")
+    assert rate == 16000
+    frames = rec[: len(rec) // 640 * 640].reshape(-1, 640)
+    loud = np.sqrt((frames ** 2).mean(1)) > 0.01
+    assert loud.sum() >= 10, "the microphone's speech reached the server"
+    assert not any("Error" in c for c in console), console
+
+
+async def test_page_says_what_went_wrong(server_factory, tmp_path):
+    from playwright.async_api import async_playwright
+
+    mic = fake_mic_wav(tmp_path / "mic.wav", seconds=1.0)
+    guarded = await server_factory(token="sesame")
+    full = await server_factory(max_sessions=1)
+    async with async_playwright() as p:
+        browser = await launch(p, mic)
+        page = await browser.new_page()
+        await page.goto(guarded.http + "/")
+        await page.fill("#token", "wrong")
+        await page.click("#connect")
+        await wait_for(page, "window.antiphon.status === 'idle' && window.antiphon.error !== ''")
+        assert "refused" in await page.text_content("#error")
+
+        first, second = await browser.new_page(), await browser.new_page()
+        for pg in (first, second):
+            await pg.goto(full.http + "/")
+        await first.click("#connect")
+        await wait_for(first, "window.antiphon.status === 'connected'")
+        await second.click("#connect")
+        await wait_for(second, "window.antiphon.status === 'idle' && window.antiphon.error !== ''")
+        assert "cannot take another session" in await second.text_content("#error")
+
+        await first.click("#disconnect")
+        await full.shutdown()
+        await first.click("#connect")
+        await wait_for(first, "window.antiphon.status === 'idle' && window.antiphon.error !== ''")
+        assert "Could not reach" in await first.text_content("#error")
+        await browser.close()
+
+        for mic_wav, allow, words in [(mic, False, "Microphone access was refused"),
+                                      (None, True, "No microphone could be opened (NotFoundError)")]:
+            other = await launch(p, mic_wav, allow)
+            page = await other.new_page()
+            await page.goto(guarded.http + "/")
+            await page.fill("#token", "sesame")
+            await page.click("#connect")
+            await wait_for(page, "window.antiphon.status === 'idle' && window.antiphon.error !== ''")
+            assert words in await page.text_content("#error")
+            await other.close()
