@@ -13,9 +13,11 @@ from websockets.exceptions import ConnectionClosed
 from model import SamplingSettings
 
 from . import protocol as P
+from . import realtime_endpoint, realtime_events
 from .engine import Engine
 from .http import response, static_file
 from .metrics import Metrics
+from .realtime_session import RealtimeSession
 from .recorder import Recorder
 from .session import Session
 
@@ -45,7 +47,7 @@ class AntiphonServer:
     # ---- HTTP ----
     def _process_request(self, connection, request):
         path = urllib.parse.urlsplit(request.path).path
-        if path == P.WS_PATH:
+        if path in (P.WS_PATH, realtime_events.PATH):
             return None  # WebSocket handshake; admission is decided after it, with a close code
         if path == "/healthz":
             return response(200, b"ok\n")
@@ -84,8 +86,15 @@ class AntiphonServer:
             self.metrics.rejected.labels("policy" if refusal[0] == P.CLOSE_POLICY else "draining").inc()
             await ws.close(*refusal)
             return
-        session = Session(self.codec.frame_size, self.codec.sample_rate, self.max_buffer_frames,
-                          asyncio.get_running_loop())
+        realtime = urllib.parse.urlsplit(ws.request.path).path == realtime_events.PATH
+        if realtime:
+            buffer = int(realtime_endpoint.MAX_BUFFER_SECONDS * self.codec.frame_rate)
+            session = RealtimeSession(self.codec.frame_size, self.codec.sample_rate, buffer,
+                                      asyncio.get_running_loop(), model_name=self.model.name,
+                                      beta=realtime_endpoint.is_beta(ws))
+        else:
+            session = Session(self.codec.frame_size, self.codec.sample_rate, self.max_buffer_frames,
+                              asyncio.get_running_loop())
         if not self.engine.join(session):
             self.metrics.rejected.labels("full").inc()
             await ws.close(P.CLOSE_TRY_LATER, f"server full ({self.engine.max_sessions} sessions); try again later")
@@ -95,6 +104,9 @@ class AntiphonServer:
         if self.record_dir:
             session.recorder = Recorder(self.record_dir, session.id, self.codec.sample_rate)
         try:
+            if realtime:
+                await realtime_endpoint.run(self, session, ws)
+                return
             await ws.send(json.dumps(self._hello(session)))
             sender = asyncio.create_task(self._send_loop(session, ws))
             try:

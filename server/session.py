@@ -58,10 +58,15 @@ class Session:
             if len(self.frames) >= self.max_buffer_frames:
                 dropped += 1
                 continue
-            self.frames.append(buf[i * self.frame_size:(i + 1) * self.frame_size])
+            frame = buf[i * self.frame_size:(i + 1) * self.frame_size]
+            self.frames.append(frame)
             self.input_frames += 1
+            self.on_input_frame(frame)
         self.dropped_frames += dropped
         return dropped
+
+    def on_input_frame(self, frame: np.ndarray) -> None:
+        """Called for each frame accepted into the input buffer (the Realtime session's VAD)."""
 
     def take_frame(self) -> np.ndarray | None:
         """Engine thread: the next input frame, or None (an underrun, fed as silence)."""

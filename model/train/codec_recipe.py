@@ -59,8 +59,9 @@ class SpeechSegments:
 
 
 class SpectralLoss(torch.nn.Module):
-    def __init__(self, rate: int, scales: list[int]):
+    def __init__(self, rate: int, scales: list[int], eps: float = 1e-5):
         super().__init__()
+        self.eps = eps
         self.mels = torch.nn.ModuleList(
             torchaudio.transforms.MelSpectrogram(rate, n_fft=n, hop_length=n // 4, n_mels=min(80, n // 8),
                                                  power=1.0, normalized=False) for n in scales)
@@ -69,7 +70,7 @@ class SpectralLoss(torch.nn.Module):
         total = 0.0
         for mel in self.mels:
             mx, my = mel(x), mel(y)
-            total = total + F.l1_loss(mx, my) + F.l1_loss(torch.log(mx + 1e-5), torch.log(my + 1e-5))
+            total = total + F.l1_loss(mx, my) + F.l1_loss(torch.log(mx + self.eps), torch.log(my + self.eps))
         return total / len(self.mels)
 
 

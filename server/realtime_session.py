@@ -1,0 +1,218 @@
+"""A Realtime API session on the engine: the full-duplex model mapped onto turns.
+
+The model hears every input frame and writes an output frame every tick, whether or not a response
+is open. What the protocol calls a response is a window onto that stream: it opens when the user's
+turn ends (server VAD, or the client's commit + response.create) and shows the agent's frames from
+the end of the user's speech on, including frames the model produced before the window opened (the
+model answers about 200 ms after the user stops, often before `silence_duration_ms` has passed);
+it closes when the agent has spoken and then been silent for END_SILENCE_MS, or when the agent has
+not spoken at all for NO_SPEECH_MS. Agent frames outside a response are not sent.
+"""
+from __future__ import annotations
+
+import base64
+import collections
+import json
+
+import numpy as np
+
+from model.tokenizer import ByteTokenizer
+
+from . import realtime_events as R
+from .session import Session
+from .vad import EnergyVad
+
+SPEAKING_RMS = 0.01
+END_SILENCE_MS = 600
+NO_SPEECH_MS = 3000
+HISTORY_FRAMES = 100  # agent frames kept for a response that opens late (4 s at 25 Hz)
+
+
+class Response:
+    def __init__(self, start_index: int):
+        self.id, self.item_id = R.new_id("resp"), R.new_id("item")
+        self.start_index = start_index  # first input frame whose output belongs to this response
+        self.audio_ms = 0.0
+        self.transcript = ""
+        self.frames_text: list[tuple[float, str]] = []  # (audio ms at which it was said, text)
+        self.spoke = False
+        self.quiet_ms = 0.0
+        self.waited_ms = 0.0
+
+
+class RealtimeSession(Session):
+    def __init__(self, *args, model_name: str, beta: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.config = R.SessionConfig()
+        self.model_name, self.beta = model_name, beta
+        self.frame_ms = 1000 * self.frame_size / self.codec_rate
+        self.set_client_rate(R.RATE)
+        self.vad = EnergyVad(self.config.vad, self.frame_ms) if self.config.vad else None
+        self.history: collections.deque = collections.deque(maxlen=HISTORY_FRAMES)
+        self.response: Response | None = None
+        self.items: dict[str, dict] = {}  # assistant items, for truncation
+        self.last_item: str | None = None
+        self.user_item = R.new_id("item")  # the user item the current buffer will become
+        self.buffer_frames = 0  # frames appended since the last commit or clear
+        self.speech_end_index: int | None = None
+        self._text_bytes = ByteTokenizer()
+
+    # ---- out ----
+    def emit(self, event: dict) -> None:
+        event.setdefault("event_id", R.new_id("event"))
+        if self.beta:
+            event["type"] = R.BETA_NAMES.get(event["type"], event["type"])
+        self.outbox.put_nowait(json.dumps(event))
+
+    def fail(self, e: R.RealtimeError, client_event_id: str | None) -> None:
+        self.outbox.put_nowait(json.dumps(R.error_event(e, client_event_id)))
+
+    # ---- client events ----
+    def on_event(self, event: dict) -> None:
+        kind = event["type"]
+        if kind == "session.update":
+            self.config.update(event.get("session"))
+            self.vad = EnergyVad(self.config.vad, self.frame_ms) if self.config.vad else None
+            self.emit({"type": "session.updated", "session": self.config.describe(self.id, self.model_name)})
+        elif kind == "input_audio_buffer.append":
+            dropped = self.push_pcm16(R.audio_of(event))
+            if dropped:
+                raise R.RealtimeError("input_audio_buffer_overflow", f"the input buffer is full; {dropped} "
+                                      "frames were dropped (send audio closer to real time)")
+        elif kind == "input_audio_buffer.commit":
+            if self.buffer_frames == 0:
+                raise R.RealtimeError("input_audio_buffer_commit_empty", "the input audio buffer is empty")
+            self.commit(self.input_frames)
+        elif kind == "input_audio_buffer.clear":
+            self.frames.clear()
+            self.buffer_frames = 0
+            self.emit({"type": "input_audio_buffer.cleared"})
+        elif kind == "response.create":
+            if self.response:
+                raise R.RealtimeError("conversation_already_has_active_response",
+                                      f"response {self.response.id} is still in progress")
+            start = self.speech_end_index if self.speech_end_index is not None else self.consumed_frames
+            self.open_response(start)
+        elif kind == "response.cancel":
+            if not self.response:
+                raise R.RealtimeError("response_cancel_not_active", "there is no response in progress to cancel")
+            self.close_response("cancelled", "client_cancelled")
+        elif kind == "conversation.item.truncate":
+            self.truncate(event)
+
+    def on_input_frame(self, frame: np.ndarray) -> None:
+        self.buffer_frames += 1
+        if self.vad:
+            self.on_vad(self.vad.push(frame))
+
+    def on_vad(self, event) -> None:
+        if event is None:
+            return
+        if event.kind == "started":
+            self.emit({"type": "input_audio_buffer.speech_started", "audio_start_ms": event.ms,
+                       "item_id": self.user_item})
+            if self.response and self.config.interrupt_response:
+                self.close_response("cancelled", "turn_detected")
+            return
+        self.emit({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": event.ms, "item_id": self.user_item})
+        end_index = int(event.ms // self.frame_ms)
+        self.commit(end_index)
+        if self.config.create_response and not self.response:
+            self.open_response(end_index)
+
+    def commit(self, end_index: int) -> None:
+        item = self.user_item
+        self.emit({"type": "input_audio_buffer.committed", "item_id": item, "previous_item_id": self.last_item})
+        self.emit({"type": "conversation.item.created", "previous_item_id": self.last_item,
+                   "item": {"id": item, "object": "realtime.item", "type": "message", "role": "user",
+                            "status": "completed", "content": [{"type": "input_audio", "transcript": None}]}})
+        self.last_item, self.user_item = item, R.new_id("item")
+        self.buffer_frames = 0
+        self.speech_end_index = end_index
+
+    # ---- responses ----
+    def _item(self, r: Response, status: str) -> dict:
+        return {"id": r.item_id, "object": "realtime.item", "type": "message", "role": "assistant", "status": status,
+                "content": [{"type": "output_audio", "transcript": r.transcript}]}
+
+    def open_response(self, start_index: int) -> None:
+        r = self.response = Response(start_index)
+        self.emit({"type": "response.created", "response": {"id": r.id, "object": "realtime.response",
+                   "status": "in_progress", "output": [], "output_modalities": ["audio"]}})
+        self.emit({"type": "response.output_item.added", "response_id": r.id, "output_index": 0,
+                   "item": self._item(r, "in_progress")})
+        self.emit({"type": "conversation.item.created", "previous_item_id": self.last_item,
+                   "item": self._item(r, "in_progress")})
+        self.emit({"type": "response.content_part.added", "response_id": r.id, "item_id": r.item_id,
+                   "output_index": 0, "content_index": 0, "part": {"type": "audio", "transcript": ""}})
+        self.last_item = r.item_id
+        self.items[r.item_id] = {"response": r}
+        for input_index, pcm16, rms, text in list(self.history):  # what the model already said
+            if input_index >= start_index:
+                self.stream(pcm16, rms, text)
+
+    def close_response(self, status: str, reason: str | None = None) -> None:
+        r, self.response = self.response, None
+        ids = {"response_id": r.id, "item_id": r.item_id, "output_index": 0, "content_index": 0}
+        self.emit({"type": "response.output_audio.done", **ids})
+        self.emit({"type": "response.output_audio_transcript.done", **ids, "transcript": r.transcript})
+        self.emit({"type": "response.content_part.done", **ids, "part": {"type": "audio", "transcript": r.transcript}})
+        item = self._item(r, "completed" if status == "completed" else "incomplete")
+        self.emit({"type": "response.output_item.done", "response_id": r.id, "output_index": 0, "item": item})
+        details = {"type": status, "reason": reason} if reason else None
+        self.emit({"type": "response.done", "response": {"id": r.id, "object": "realtime.response", "status": status,
+                   "status_details": details, "output": [item], "output_modalities": ["audio"]}})
+
+    def stream(self, pcm16: bytes, rms: float, text: str) -> None:
+        """One agent frame into the open response (leading silence is skipped)."""
+        r = self.response
+        speaking = rms > SPEAKING_RMS
+        if not r.spoke and not speaking and not text:
+            r.waited_ms += self.frame_ms
+            if r.waited_ms >= NO_SPEECH_MS:
+                self.close_response("completed")
+            return
+        r.spoke = True
+        ids = {"response_id": r.id, "item_id": r.item_id, "output_index": 0, "content_index": 0}
+        self.emit({"type": "response.output_audio.delta", **ids, "delta": base64.b64encode(pcm16).decode()})
+        if text:
+            r.transcript += text
+            r.frames_text.append((r.audio_ms, text))
+            self.emit({"type": "response.output_audio_transcript.delta", **ids, "delta": text})
+        r.audio_ms += self.frame_ms
+        r.quiet_ms = 0.0 if speaking else r.quiet_ms + self.frame_ms
+        if r.quiet_ms >= END_SILENCE_MS:
+            self.close_response("completed")
+
+    def truncate(self, event: dict) -> None:
+        item_id = event.get("item_id")
+        if not isinstance(item_id, str) or item_id not in self.items:
+            raise R.RealtimeError("item_truncate_invalid_item_id", f"no assistant audio item {item_id!r}", "item_id")
+        if event.get("content_index", 0) != 0:
+            raise R.RealtimeError("invalid_value", "`content_index` must be 0 (one audio part per item)",
+                                  "content_index")
+        end = event.get("audio_end_ms")
+        r = self.items[item_id]["response"]
+        if isinstance(end, bool) or not isinstance(end, int) or end < 0 or end > r.audio_ms + 1:
+            raise R.RealtimeError("invalid_value", f"`audio_end_ms` must be an integer in [0, {int(r.audio_ms)}] "
+                                  "(the audio sent for this item)", "audio_end_ms")
+        if self.response is r:
+            self.close_response("cancelled", "client_cancelled")
+        r.transcript = "".join(t for ms, t in r.frames_text if ms < end)  # only what was heard
+        r.audio_ms = float(end)
+        self.emit({"type": "conversation.item.truncated", "item_id": item_id, "content_index": 0,
+                   "audio_end_ms": end})
+
+    # ---- engine ----
+    def deliver(self, pcm, token, input_index, user_pcm) -> None:
+        self.output_frames += 1
+        out = self._rs_out.resample_chunk(pcm)
+        pcm16 = (np.clip(out, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+        rms = float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64))))
+        text = self.text_decoder.decode(bytes([token])) if token < ByteTokenizer.PAD else ""
+        if self.recorder is not None:
+            self.recorder.frame(user_pcm, pcm)
+        index = input_index if input_index is not None else self.consumed_frames
+        self.history.append((index, pcm16, rms, text))
+        if self.response and index >= self.response.start_index:
+            self.stream(pcm16, rms, text)
