@@ -32,24 +32,30 @@ class AnswerJudge:
         self.decoder.add_jsgf_string("answers", "#JSGF V1.0;\ngrammar answers;\npublic <answer> = "
                                      + alternatives + ";\n")
         self.decoder.activate_search("answers")
+        self._cmn = self.decoder.get_cmn()  # each recording judged from the same start, in any order
 
-    def transcribe(self, pcm: np.ndarray, rate: int) -> str:
-        """The recognizer's best path through the grammar (possibly a partial answer)."""
+    def transcribe(self, pcm: np.ndarray, rate: int) -> list[str]:
+        """The recognizer's best path through the grammar, then its n-best list (paths may end
+        inside an answer)."""
         pcm = soxr.resample(pcm.astype(np.float32), rate, RATE) if rate != RATE else pcm
         pcm16 = (np.clip(pcm, -1, 1) * 32767).astype(np.int16)
+        self.decoder.set_cmn(self._cmn)
         self.decoder.start_utt()
         self.decoder.process_raw(pcm16.tobytes(), full_utt=True)
         self.decoder.end_utt()
-        hyp = self.decoder.hyp()
-        return " ".join(hyp.hypstr.split()) if hyp and hyp.hypstr else ""
+        best = self.decoder.hyp()
+        paths = [best] + [n for n, _ in zip(self.decoder.nbest(), range(20))]
+        return [" ".join(p.hypstr.split()) for p in paths if p is not None and p.hypstr and p.hypstr.strip()]
 
     def hear(self, pcm: np.ndarray, rate: int) -> str | None:
-        """The answer heard in float32 mono `pcm`, or None. When the search ends inside an answer
-        (it returns partial paths), the one answer nearest in words is taken, if it is unique."""
-        heard = self.transcribe(pcm, rate)
-        if not heard:
+        """The answer heard in float32 mono `pcm`, or None: the first complete answer among the best
+        paths, else the one answer nearest in words to the best path, if it is unique."""
+        paths = self.transcribe(pcm, rate)
+        if not paths:
             return None
-        if heard in self.answers:
-            return heard
+        complete = [p for p in paths if p in self.answers]
+        if complete:
+            return complete[0]
+        heard = paths[0]
         ranked = sorted((word_distance(heard, a), a) for a in self.answers)
         return ranked[0][1] if ranked[0][0] < ranked[1][0] else None

@@ -5,6 +5,13 @@ commitment penalty. No adversarial loss: it would double the cost per step, and 
 2-core CPU are better spent on more steps. Codebooks are initialised by k-means on the first batch
 and follow the encoder by EMA (encodec's own quantizer); quantizer dropout trains every prefix of
 codebooks, most often the number the language model reads.
+
+Two measures against codebook collapse, which a first run hit (all but 3 to 8 codes dead, the
+decoder learning an average sound): the first `autoencoder_steps` train encoder and decoder without
+the quantizer, so k-means starts from embeddings that carry the signal; after that a step is
+quantized with probability `quantize_prob` (Moshi's Mimi does the same at 0.5), which keeps the
+decoder learning from the continuous embedding too. STOI on a fixed batch of held-out-voice speech
+is logged every `eval_every` steps: the loss alone says little about intelligibility.
 """
 from __future__ import annotations
 
@@ -25,8 +32,9 @@ from ..data.skills import vocabulary
 from ..data.speech import AGENT_VOICE, WordBank, user_voices
 from .run import RUNS, Clock, TrainRun, all_ranks_equal, distributed
 
-DEFAULTS = dict(config="small", steps=8000, batch=16, seconds=1.0, lr=3e-4, seed=0, voices=48,
-                mel_scales=[256, 512, 1024, 2048], codebook_choices=[2, 4, 4, 4, 4, 8, 8])
+DEFAULTS = dict(config="small", steps=20000, batch=16, seconds=1.0, lr=1e-3, seed=0, voices=48,
+                mel_scales=[256, 512, 1024, 2048], codebook_choices=[2, 4, 4, 4, 4, 8, 8],
+                autoencoder_steps=1500, quantize_prob=0.75, eval_every=500)
 
 
 class SpeechSegments:
@@ -58,6 +66,19 @@ class SpeechSegments:
         return torch.from_numpy(out)
 
 
+def held_out_speech(config, seed: int, count: int = 8) -> torch.Tensor:
+    """Phrases in evaluation voices (never trained on), 2 s each, for the STOI measure."""
+    bank, words = WordBank(config.sample_rate), vocabulary()
+    rng = random.Random(f"held-out-{seed}")
+    out = torch.zeros(count, 1, 2 * config.sample_rate)
+    for i, voice in enumerate(user_voices("eval", count, seed)):
+        text = " ".join(rng.choice(words) for _ in range(5))
+        pcm, _ = bank.say(text, voice, words, [int(0.05 * config.sample_rate)] * 5)
+        pcm = pcm[: out.shape[-1]] / max(float(np.abs(pcm).max()), 1e-6) * 0.5
+        out[i, 0, : len(pcm)] = torch.from_numpy(pcm)
+    return out
+
+
 class SpectralLoss(torch.nn.Module):
     def __init__(self, rate: int, scales: list[int], eps: float = 1e-5):
         super().__init__()
@@ -83,9 +104,26 @@ class CodecTrainer(torch.nn.Module):
         self.codec = build_modules(config, seed=seed, kmeans_init=True)
 
     def forward(self, wav, n_q: int):
+        """n_q = 0: no quantizer (the continuous embedding goes to the decoder)."""
         emb = self.codec.encoder(wav)
+        if n_q == 0:
+            return self.codec.decoder(emb), emb.new_zeros(())
         quantized, _, commit = self.codec.quantizer.vq(emb, n_q=n_q)
         return self.codec.decoder(quantized), commit.mean()
+
+
+@torch.no_grad()
+def held_out_stoi(trainer: CodecTrainer, wav: torch.Tensor, n_q: int) -> float:
+    """Mean STOI of the codec at n_q codebooks (offline encode/decode) on a fixed batch."""
+    from pystoi import stoi
+
+    trainer.eval()
+    emb = trainer.codec.encoder(wav)
+    codes = trainer.codec.quantizer.vq.encode(emb, n_q=n_q)
+    out = trainer.codec.decoder(trainer.codec.quantizer.vq.decode(codes))
+    trainer.train()
+    rate = trainer.config.sample_rate
+    return float(sum(stoi(w[0].numpy(), o[0].numpy(), rate) for w, o in zip(wav, out)) / len(wav))
 
 
 def sync_codebooks(trainer: CodecTrainer) -> None:
@@ -116,6 +154,7 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     model = torch.nn.parallel.DistributedDataParallel(trainer) if world > 1 else trainer
     data = SpeechSegments(config.sample_rate, settings["voices"], settings["seed"])
     samples = int(settings["seconds"] * config.sample_rate) // config.frame_size * config.frame_size
+    held_out = held_out_speech(config, settings["seed"])
     restore_signals = run.stop_on_signals()
     clock = Clock(save_seconds)
     bar = tqdm(total=settings["steps"], initial=start, disable=not run.main, desc="codec", unit="step")
@@ -123,7 +162,10 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     t0 = time.monotonic()
     while step < settings["steps"] and not run.stopping:
         wav = data.batch(step, rank, settings["batch"], samples).to(device)
-        n_q = random.Random(f"nq-{settings['seed']}-{step}").choice(settings["codebook_choices"])
+        pick = random.Random(f"nq-{settings['seed']}-{step}")
+        n_q = pick.choice(settings["codebook_choices"])
+        if step < settings["autoencoder_steps"] or pick.random() >= settings["quantize_prob"]:
+            n_q = 0
         trainer.train()
         out_wav, commit = model(wav, n_q)
         l1 = F.l1_loss(out_wav, wav)
@@ -136,6 +178,8 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
         sync_codebooks(trainer)
         step += 1
         values = {k: round(v.item(), 5) for k, v in dict(loss=loss, l1=l1, spectral=spec, commit=commit).items()}
+        if step % settings["eval_every"] == 0 and step > settings["autoencoder_steps"] and run.main:
+            values["stoi"] = round(held_out_stoi(trainer, held_out, config.num_codebooks), 4)
         run.log(step, **values, seconds=round(time.monotonic() - t0, 3))
         bar.update(1)
         bar.set_postfix(loss=values["loss"], spec=values["spectral"])

@@ -104,15 +104,21 @@ class TrainRun:
         import matplotlib.pyplot as plt
 
         rows = [json.loads(ln) for ln in self.log_file.read_text().splitlines() if ln]
-        keys = [k for k in rows[0] if k not in ("step", "seconds")] if rows else []
+        keys = sorted({k for r in rows for k in r} - {"step", "seconds", "stoi"})
         fig, ax = plt.subplots(figsize=(7, 4))
         for k in keys:
-            ax.plot([r["step"] for r in rows], [r[k] for r in rows], label=k, linewidth=0.8)
+            ax.plot([r["step"] for r in rows if k in r], [r[k] for r in rows if k in r], label=k, linewidth=0.8)
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
         ax.set_yscale("log")
         ax.set_title(self.out.name)
-        ax.legend()
+        ax.legend(loc="upper left")
+        scored = [r for r in rows if "stoi" in r]
+        if scored:  # intelligibility on held-out speech, on its own axis
+            right = ax.twinx()
+            right.plot([r["step"] for r in scored], [r["stoi"] for r in scored], "k.-", label="held-out STOI")
+            right.set_ylabel("STOI")
+            right.legend(loc="upper right")
         fig.tight_layout()
         png = self.out / "loss.png"
         fig.savefig(png, dpi=100)
