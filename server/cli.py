@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     from server.serve import add_arguments as add_serve
-    add_serve(sub.add_parser("serve", help="run the server (WebSocket, HTTP health and metrics)"))
+    add_serve(sub.add_parser("serve", help="run the server: native WebSocket protocol, OpenAI Realtime subset, browser client, health and metrics"))
 
     from client.talk import add_arguments as add_talk
     add_talk(sub.add_parser("talk", help="talk to a server: microphone/speaker or WAV files"))

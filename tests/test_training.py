@@ -95,8 +95,8 @@ def test_resume_refuses_other_settings(cache, tmp_path):
 def test_lm_resume_equals_uninterrupted(cache, tiny_codec_dir, tmp_path):
     from model.train.lm_recipe import train
 
-    common = dict(config="tiny", codec=str(tiny_codec_dir), batch=2, conversations=8, frames=48, voices=2,
-                  warmup=2)
+    common = dict(config="tiny", codec=str(tiny_codec_dir), batch=2, conversations=8, frames=120, voices=2,
+                  warmup=2, held_out=4, eval_every=2)
     whole = train(out=tmp_path / "whole", steps=6, **common)
     train(out=tmp_path / "split", steps=3, **common)
     split = train(out=tmp_path / "split", steps=6, **common)
@@ -107,13 +107,15 @@ def test_lm_resume_equals_uninterrupted(cache, tiny_codec_dir, tmp_path):
     assert meta["codec"] == str(tiny_codec_dir.resolve())
     losses = [json.loads(ln) for ln in (tmp_path / "split" / "losses.jsonl").read_text().splitlines()]
     assert [r["step"] for r in losses] == list(range(1, 7)) and all(r["loss"] > 0 for r in losses)
+    assert [r["step"] for r in losses if "heldout_text_acc" in r] == [2, 4, 6]
+    assert all(0 <= r["heldout_text_acc"] <= 1 for r in losses if "heldout_text_acc" in r)
 
 
 def test_lm_under_torchrun_two_ranks_hold_identical_weights(cache, tiny_codec_dir, tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "server.cli", "train", "lm", "--config", "tiny", "--codec", str(tiny_codec_dir), "--steps", "3",
-           "--batch", "2", "--conversations", "8", "--frames", "48", "--voices", "2", "--out", str(out),
+           "--batch", "2", "--conversations", "8", "--frames", "120", "--voices", "2", "--out", str(out),
            "--every-rank-saves"]
     done = subprocess.run(cmd, env={**_env(cache), "ANTIPHON_DDP_BACKEND": "gloo"}, cwd=ROOT,
                           capture_output=True, text=True, timeout=300)

@@ -26,7 +26,8 @@ from . import lm_data
 from .run import RUNS, Clock, TrainRun, all_ranks_equal, distributed
 
 DEFAULTS = dict(config="small", codec=str(RUNS / "codec-small-seed0" / "codec"), steps=3000, batch=8, lr=1e-3,
-                warmup=200, seed=0, conversations=2048, frames=200, voices=64, pad_weight=0.5, barge_in=0.15)
+                warmup=200, seed=0, conversations=2048, frames=200, voices=64, pad_weight=0.5, barge_in=0.15,
+                held_out=64, eval_every=250)
 
 
 def learning_rate(step: int, settings: dict) -> float:
@@ -49,6 +50,27 @@ def losses(forward, cfg, batch: dict, pad_weight: float) -> dict:
     text_loss = (per_tok * weight).sum() / weight.sum()
     audio_loss = F.cross_entropy(audio_logits.flatten(0, 2), audio_t.flatten(), ignore_index=IGNORE)
     return {"loss": text_loss + audio_loss, "text": text_loss, "audio": audio_loss}
+
+
+@torch.no_grad()
+def held_out_accuracy(model: SpeechTransformer, data: dict, device) -> dict:
+    """Teacher-forced accuracy on held-out voices and paraphrases: the text bytes the agent should
+    say (pad excluded) and its first codebook while it speaks."""
+    model.eval()
+    cfg = model.cfg
+    text, agent, user = (data[k].long().to(device) for k in ("text", "agent", "user"))
+    tokens = step_inputs(text, agent, user, cfg.delays, cfg.cardinality, ByteTokenizer.BOS)
+    text_t, audio_t = targets(text, agent, cfg.delays, cfg.cardinality)
+    text_logits, audio_logits = model(tokens)
+    model.train()
+    words = text_t != ByteTokenizer.PAD
+    speaking = audio_t[..., 0] != model.silence_codes[0]
+    out = {}
+    if words.any():
+        out["heldout_text_acc"] = (text_logits.argmax(-1) == text_t)[words].float().mean().item()
+    if speaking.any():
+        out["heldout_audio0_acc"] = (audio_logits[..., 0, :].argmax(-1) == audio_t[..., 0])[speaking].float().mean().item()
+    return out
 
 
 def silence_codes(codec) -> torch.Tensor:
@@ -74,8 +96,14 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
         raise ValueError(f"model config {cfg.name} needs {cfg.num_codebooks} codebooks of {cfg.cardinality}; "
                          f"codec {codec_dir} has up to {codec.config.max_codebooks} of {codec.cardinality}")
     codec = load_codec(codec_dir, num_codebooks=cfg.num_codebooks)
+    if settings["frames"] / codec.frame_rate < 4.0:
+        raise ValueError(f"--frames {settings['frames']} is {settings['frames'] / codec.frame_rate:.1f} s; a "
+                         f"question and its answer need at least 4 s ({int(4 * codec.frame_rate)} frames)")
     data = lm_data.build(codec, codec_dir, settings["conversations"], settings["frames"], settings["seed"],
                          settings["voices"], "train", RUNS.parent / "data", settings["barge_in"], show=run.main)
+    held_out = lm_data.build(codec, codec_dir, settings["held_out"], settings["frames"], settings["seed"],
+                             10, "eval", RUNS.parent / "data", settings["barge_in"], show=False) \
+        if settings["held_out"] else None
     torch.manual_seed(settings["seed"])
     model = SpeechTransformer(cfg).to(device)
     model.silence_codes.copy_(silence_codes(codec))
@@ -101,6 +129,8 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
         optimizer.step()
         step += 1
         values = {k: round(v.item(), 5) for k, v in result.items()}
+        if held_out is not None and step % settings["eval_every"] == 0 and run.main:
+            values.update({k: round(v, 4) for k, v in held_out_accuracy(model, held_out, device).items()})
         run.log(step, **values, seconds=round(time.monotonic() - t0, 3))
         bar.update(1)
         bar.set_postfix(loss=values["loss"], text=values["text"], audio=values["audio"])

@@ -104,7 +104,8 @@ class TrainRun:
         import matplotlib.pyplot as plt
 
         rows = [json.loads(ln) for ln in self.log_file.read_text().splitlines() if ln]
-        keys = sorted({k for r in rows for k in r} - {"step", "seconds", "stoi"})
+        scores = {"stoi", "heldout_text_acc", "heldout_audio0_acc"}  # higher is better: right axis
+        keys = sorted({k for r in rows for k in r} - {"step", "seconds"} - scores)
         fig, ax = plt.subplots(figsize=(7, 4))
         for k in keys:
             ax.plot([r["step"] for r in rows if k in r], [r[k] for r in rows if k in r], label=k, linewidth=0.8)
@@ -113,11 +114,12 @@ class TrainRun:
         ax.set_yscale("log")
         ax.set_title(self.out.name)
         ax.legend(loc="upper left")
-        scored = [r for r in rows if "stoi" in r]
-        if scored:  # intelligibility on held-out speech, on its own axis
+        present = sorted({k for r in rows for k in r} & scores)
+        if present:  # held-out measures on their own axis
             right = ax.twinx()
-            right.plot([r["step"] for r in scored], [r["stoi"] for r in scored], "k.-", label="held-out STOI")
-            right.set_ylabel("STOI")
+            for k in present:
+                right.plot([r["step"] for r in rows if k in r], [r[k] for r in rows if k in r], ".-", label=k)
+            right.set_ylabel("held-out score")
             right.legend(loc="upper right")
         fig.tight_layout()
         png = self.out / "loss.png"
