@@ -120,6 +120,15 @@ def intent_of(answer: str | None, expected_intent: str) -> str:
     return next((i for i in INTENT_NAMES if could(i)), "(other)")
 
 
+def served_codec(model_name: str | None, hello: dict) -> str:
+    """The codec a model was trained with (from its checkpoint), else what the server reports."""
+    if model_name is not None:
+        from model import load_model
+
+        return load_model(model_name).codec_name
+    return hello["codec"]
+
+
 def stoi_of_codec(codec_name: str, qs: list[dict]) -> float | None:
     import torch
     from pystoi import stoi
@@ -206,7 +215,7 @@ def main(args) -> int:
             server.stop()
     judge = AnswerJudge(all_answers())
     heard = [judge.hear(r["answer_audio"], r["rate"]) for r in results]
-    stoi_score = stoi_of_codec(args.codec or hello["codec"], qs)
+    stoi_score = stoi_of_codec(args.codec or served_codec(args.model if not args.url else None, hello), qs)
     rep = report(qs, results, heard, stoi_score, hello)
     out = Path(args.out)
     (out / "audio").mkdir(parents=True, exist_ok=True)

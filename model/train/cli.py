@@ -5,7 +5,8 @@ import json
 
 
 def add_arguments(p) -> None:
-    p.add_argument("what", choices=["codec", "lm"], help="which recipe")
+    p.add_argument("what", choices=["codec", "lm", "bundle"],
+                   help="which recipe; bundle: write --codec and --lm in fp16 to model/bundled (the default agent)")
     p.add_argument("--out", help="run directory (default ~/.cache/antiphon/runs/<recipe>-...); "
                                  "an existing run resumes from its checkpoint")
     p.add_argument("--steps", type=int, help="train until this step")
@@ -14,7 +15,8 @@ def add_arguments(p) -> None:
     p.add_argument("--batch", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--config", help="codec: codec config (small); lm: model config (small)")
-    p.add_argument("--codec", help="lm: the trained codec checkpoint whose tokens the model reads and writes")
+    p.add_argument("--codec", help="lm, bundle: the trained codec checkpoint whose tokens the model reads and writes")
+    p.add_argument("--lm", help="bundle: the trained model checkpoint")
     p.add_argument("--conversations", type=int, help="lm: how many conversations to render and tokenize")
     p.add_argument("--frames", type=int, help="lm: frames per conversation")
     p.add_argument("--voices", type=int, help="how many training voices to render")
@@ -29,6 +31,12 @@ def main(args) -> int:
     common = dict(out=args.out, steps=args.steps, device=args.device, save_seconds=args.save_seconds,
                   every_rank_saves=args.every_rank_saves, seed=args.seed, batch=args.batch, lr=args.lr,
                   config=args.config, voices=args.voices)
+    if args.what == "bundle":
+        from .bundle import write_bundle
+        if not (args.codec and args.lm):
+            raise SystemExit("antiphon train bundle needs --codec DIR and --lm DIR")
+        print(json.dumps(write_bundle(args.codec, args.lm)))
+        return 0
     if args.what == "codec":
         from .codec_recipe import train
         result = train(**common)

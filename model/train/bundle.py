@@ -1,0 +1,33 @@
+"""`antiphon train bundle`: the trained codec and model, in fp16, as the repository's default agent
+(model/bundled/codec and model/bundled/lm, the model naming its codec relative to itself)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+
+from codec.checkpoint import load_checkpoint as load_codec_checkpoint, save_checkpoint as save_codec
+from codec.checkpoint import read_meta
+
+from .. import BUNDLED
+from ..checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
+
+
+def write_bundle(codec_dir, lm_dir, out: Path = BUNDLED) -> dict:
+    codec_dir, lm_dir, out = Path(codec_dir), Path(lm_dir), Path(out)
+    config, modules = load_codec_checkpoint(codec_dir)
+    model, meta = load_checkpoint(lm_dir)
+    if Path(meta["codec"]).resolve() != codec_dir.resolve():
+        raise ValueError(f"{lm_dir} was trained on the codec {meta['codec']}, not {codec_dir}")
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    codec_meta = read_meta(codec_dir, "antiphon-codec", 1, "codec")
+    save_codec(modules, config, tmp / "codec", dtype=torch.float16,
+               extra={k: v for k, v in codec_meta.items() if k not in ("format", "format_version", "config")})
+    extra = {k: v for k, v in meta.items() if k not in ("format", "format_version", "config", "codec", "tokenizer")}
+    save_checkpoint(model, tmp / "lm", dtype=torch.float16, codec="../codec", extra=extra)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    return {"bundle": str(out), "bytes": size, "format": FORMAT, "format_version": FORMAT_VERSION}

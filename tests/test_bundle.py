@@ -1,0 +1,64 @@
+"""The bundle writer, and the bundled agent itself when this checkout has one."""
+import asyncio
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from codec import load_codec
+from codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
+from codec.checkpoint import save_checkpoint as save_codec
+from model import BUNDLED, load_model
+from model.checkpoint import save_checkpoint
+from model.train.bundle import write_bundle
+
+
+def test_bundle_is_fp16_and_loads_with_its_codec(tmp_path):
+    codec_dir = save_codec(build_modules(CODEC_CONFIGS["tiny"], seed=1), CODEC_CONFIGS["tiny"], tmp_path / "codec")
+    lm = load_model("random:tiny", seed=2)
+    lm_dir = save_checkpoint(lm, tmp_path / "lm", codec=str(codec_dir))
+    out = tmp_path / "bundled"
+    result = write_bundle(codec_dir, lm_dir, out)
+    assert result["bytes"] == sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    for part in ("codec", "lm"):
+        assert all(t.dtype == torch.float16 for t in load_file(str(out / part / "model.safetensors")).values()
+                   if t.is_floating_point())
+    loaded = load_model(out / "lm")
+    assert loaded.codec_name == str((out / "codec").resolve())
+    codec = load_codec(loaded.codec_name)
+    for k, v in lm.state_dict().items():
+        assert torch.allclose(loaded.state_dict()[k], v, atol=1e-3, rtol=1e-3), k
+    wav = torch.randn(1, 1, codec.frame_size * 4) * 0.1
+    reference = load_codec(codec_dir)
+    assert (codec.encode(wav) == reference.encode(wav)).float().mean() > 0.9  # fp16 rounding flips few codes
+    with pytest.raises(ValueError, match="trained on the codec"):
+        write_bundle(save_codec(build_modules(CODEC_CONFIGS["tiny"], seed=3), CODEC_CONFIGS["tiny"],
+                                tmp_path / "other"), lm_dir, tmp_path / "b2")
+
+
+needs_bundle = pytest.mark.skipif(not (BUNDLED / "lm").is_dir(), reason="no bundled model in this checkout")
+
+
+@needs_bundle
+def test_bundled_agent_is_small_and_the_server_default():
+    from server.serve import default_model
+
+    size = sum(f.stat().st_size for f in BUNDLED.rglob("*") if f.is_file())
+    assert size < 30 * 2**20
+    assert default_model() == "bundled"
+
+
+@needs_bundle
+def test_bundled_agent_answers_a_question_through_the_server():
+    from client.eval import ask, questions
+    from client.judge import AnswerJudge
+    from client.spawn import ServerProcess
+    from model.data import all_answers
+
+    server = ServerProcess()  # the default model: the bundle
+    try:
+        q = next(q for q in questions(16000, 640, per_intent=1, seed=0) if q["intent"] == "name")
+        result = asyncio.run(ask(server.url, q))
+    finally:
+        server.stop()
+    assert AnswerJudge(all_answers()).hear(result["answer_audio"], result["rate"]) == "my name is antiphon"
