@@ -31,6 +31,8 @@ def add_arguments(p):
     p.add_argument("--seconds", type=float, default=10.0, help="per N")
     p.add_argument("--no-baseline", action="store_true", help="skip the one-session-at-a-time baseline")
     p.add_argument("--out", default="bench-out", help="directory for JSON, markdown and PNG")
+    p.add_argument("--rss-every", type=float, default=5.0,
+                   help="seconds between server memory samples (a long --seconds run is the memory soak)")
 
 
 def render_questions(rate: int = 16000) -> list[np.ndarray]:
@@ -120,6 +122,35 @@ async def run_level(url, n, seconds, questions):
             - before["antiphon_input_underruns_total"]}
 
 
+class RssSampler:
+    """The server's resident memory every `every` seconds while a level runs; growth is measured
+    from the end of the first fifth (warm-up: caches, allocator pools) to the end."""
+
+    def __init__(self, proc, every: float):
+        import threading
+
+        self.proc, self.every, self.samples = proc, every, []
+        self.t0 = time.monotonic()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            self.samples.append((round(time.monotonic() - self.t0, 1), self.proc.memory_info().rss / 2**20))
+            self.stop.wait(self.every)
+
+    def finish(self) -> dict:
+        self.stop.set()
+        self.thread.join()
+        s = self.samples
+        if len(s) < 5:
+            return {"rss_samples": s}
+        warm = s[len(s) // 5]
+        return {"rss_samples": s, "rss_growth_mib": s[-1][1] - warm[1],
+                "rss_growth_mib_per_min": (s[-1][1] - warm[1]) / max((s[-1][0] - warm[0]) / 60, 1e-9)}
+
+
 def sweep(args, engine: str, levels, questions, frame_s, progress) -> list[dict]:
     import psutil
 
@@ -132,10 +163,12 @@ def sweep(args, engine: str, levels, questions, frame_s, progress) -> list[dict]
             proc = psutil.Process(srv.proc.pid) if srv else None
             if proc:
                 proc.cpu_percent()
+            sampler = RssSampler(proc, args.rss_every) if proc else None
             rec = asyncio.run(run_level(url, n, args.seconds, questions))
             if proc:
                 rec["server_cpu_percent"] = proc.cpu_percent()
                 rec["server_rss_mib"] = proc.memory_info().rss / 2**20
+                rec.update(sampler.finish())
         finally:
             if srv:
                 srv.proc.terminate()

@@ -2,6 +2,7 @@
 in the same on-disk form as the codec's."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -9,6 +10,7 @@ import torch
 from codec.checkpoint import load_state, read_meta, read_weights, write_checkpoint
 
 from .config import ModelConfig
+from .sampling import SamplingSettings
 from .tokenizer import ByteTokenizer
 from .transformer import SpeechTransformer
 
@@ -19,7 +21,8 @@ FORMAT_VERSION = 1
 def save_checkpoint(model: SpeechTransformer, path, dtype=torch.float32, codec: str | None = None,
                     extra: dict | None = None) -> Path:
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": model.cfg.to_dict(),
-            "codec": codec or model.cfg.codec, "tokenizer": model.tokenizer.to_dict(), **(extra or {})}
+            "codec": codec or model.cfg.codec, "tokenizer": model.tokenizer.to_dict(),
+            "sampling": dataclasses.asdict(model.default_sampling), **(extra or {})}
     return write_checkpoint(path, model.state_dict(), meta, dtype)
 
 
@@ -30,4 +33,9 @@ def load_checkpoint(path) -> tuple[SpeechTransformer, dict]:
     ByteTokenizer.from_dict(meta.get("tokenizer", {}))
     model = SpeechTransformer(cfg)
     load_state(model, read_weights(path, "model"), str(path / "model.safetensors"))
+    if "sampling" in meta:
+        try:
+            model.default_sampling = SamplingSettings(**meta["sampling"]).validate()
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path / 'config.json'}: bad sampling defaults: {e}") from None
     return model, meta

@@ -71,7 +71,7 @@ class ModelStream:
         self._text_hist = torch.full((batch_size, D + 1), model.tokenizer.PAD, dtype=torch.long, device=dev)
         self.generator = torch.Generator(device=dev).manual_seed(seed)
         self._settings = {}
-        defaults = SamplingSettings()
+        defaults = model.default_sampling
         for f in ("text_temperature", "text_top_k", "text_top_p", "audio_temperature", "audio_top_k", "audio_top_p"):
             dt = torch.long if f.endswith("top_k") else torch.float
             self._settings[f] = torch.full((batch_size,), getattr(defaults, f), dtype=dt, device=dev)
@@ -143,7 +143,7 @@ class ModelStream:
         self._prev_agent[idx] = self.cfg.cardinality
         self._hist[idx] = self.cfg.cardinality
         self._text_hist[idx] = self.model.tokenizer.PAD
-        defaults = SamplingSettings()
+        defaults = self.model.default_sampling
         for name, t in self._settings.items():
             t[idx] = getattr(defaults, name)
 

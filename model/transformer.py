@@ -21,6 +21,7 @@ from torch import nn
 import kernels
 
 from .config import ModelConfig
+from .sampling import SamplingSettings
 from .tokenizer import ByteTokenizer
 
 
@@ -125,6 +126,7 @@ class SpeechTransformer(nn.Module):
         self.audio_head = nn.Linear(cfg.dim, K * card, bias=False)
         self.register_buffer("silence_codes", torch.zeros(K, dtype=torch.long))
         self.tokenizer = ByteTokenizer()
+        self.default_sampling = SamplingSettings()  # a checkpoint may recommend its own
         self.apply(self._init)
 
     def stream(self, batch_size: int, context: int | None = None, seed: int = 0):

@@ -154,7 +154,7 @@ class AntiphonServer:
         if session.started_audio and ("sample_rate" in event or "sampling" in event):
             raise P.ProtocolError(P.E_CONFIG_LOCKED, "sample_rate and sampling can only be set before the first audio")
         if "sampling" in event:
-            base = dataclasses.asdict(session.sampling) if session.sampling else {}
+            base = dataclasses.asdict(session.sampling or self.model.default_sampling)
             try:
                 session.sampling = SamplingSettings(**{**base, **event["sampling"]}).validate()
             except ValueError as e:

@@ -18,13 +18,18 @@ def test_bundle_is_fp16_and_loads_with_its_codec(tmp_path):
     lm = load_model("random:tiny", seed=2)
     lm_dir = save_checkpoint(lm, tmp_path / "lm", codec=str(codec_dir))
     out = tmp_path / "bundled"
-    result = write_bundle(codec_dir, lm_dir, out)
+    result = write_bundle(codec_dir, lm_dir, out, sampling={"audio_temperature": 0.3, "text_top_k": 5})
     assert result["bytes"] == sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     for part in ("codec", "lm"):
         assert all(t.dtype == torch.float16 for t in load_file(str(out / part / "model.safetensors")).values()
                    if t.is_floating_point())
     loaded = load_model(out / "lm")
     assert loaded.codec_name == str((out / "codec").resolve())
+    # the bundle's recommended sampling is every new stream slot's default
+    assert (loaded.default_sampling.audio_temperature, loaded.default_sampling.text_top_k) == (0.3, 5)
+    stream = loaded.stream(batch_size=2)
+    stream.reset([1])
+    assert stream._settings["audio_temperature"].tolist() == pytest.approx([0.3, 0.3])
     codec = load_codec(loaded.codec_name)
     for k, v in lm.state_dict().items():
         assert torch.allclose(loaded.state_dict()[k], v, atol=1e-3, rtol=1e-3), k

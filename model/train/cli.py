@@ -17,6 +17,8 @@ def add_arguments(p) -> None:
     p.add_argument("--config", help="codec: codec config (small); lm: model config (small)")
     p.add_argument("--codec", help="lm, bundle: the trained codec checkpoint whose tokens the model reads and writes")
     p.add_argument("--lm", help="bundle: the trained model checkpoint")
+    p.add_argument("--sampling", type=json.loads, help="bundle: sampling defaults as JSON, e.g. "
+                   "'{\"audio_temperature\": 0.5}'")
     p.add_argument("--conversations", type=int, help="lm: how many conversations to render and tokenize")
     p.add_argument("--frames", type=int, help="lm: frames per conversation")
     p.add_argument("--voices", type=int, help="how many training voices to render")
@@ -35,7 +37,7 @@ def main(args) -> int:
         from .bundle import write_bundle
         if not (args.codec and args.lm):
             raise SystemExit("antiphon train bundle needs --codec DIR and --lm DIR")
-        print(json.dumps(write_bundle(args.codec, args.lm)))
+        print(json.dumps(write_bundle(args.codec, args.lm, sampling=args.sampling)))
         return 0
     if args.what == "codec":
         from .codec_recipe import train
