@@ -148,6 +148,8 @@ class RealtimeSession(Session):
         self.last_item = r.item_id
         self.items[r.item_id] = {"response": r}
         for input_index, pcm16, rms, text in list(self.history):  # what the model already said
+            if self.response is not r:  # it may already be over
+                break
             if input_index >= start_index:
                 self.stream(pcm16, rms, text)
 
