@@ -128,3 +128,81 @@ async def test_page_says_what_went_wrong(server_factory, tmp_path):
             await wait_for(page, "window.antiphon.status === 'idle' && window.antiphon.error !== ''")
             assert words in await page.text_content("#error")
             await other.close()
+
+
+WORKLET_PROBE = """
+async () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const ctx = new AudioContext({ sampleRate: 48000 });
+  await ctx.audioWorklet.addModule("worklets.js");
+  const out = {};
+
+  // Capture: a 440 Hz tone at 48 kHz comes out as 640-sample frames at 16 kHz, still 440 Hz.
+  const osc = new OscillatorNode(ctx, { frequency: 440 });
+  const gain = new GainNode(ctx, { gain: 0.5 });
+  const capture = new AudioWorkletNode(ctx, "antiphon-capture", { numberOfOutputs: 0,
+    processorOptions: { sessionRate: 16000, frameSamples: 640 } });
+  const frames = [];
+  capture.port.onmessage = (e) => frames.push(new Int16Array(e.data.pcm));
+  osc.connect(gain).connect(capture);
+  osc.start();
+  while (frames.length < 12) await sleep(20);
+  osc.stop();
+  const x = frames.slice(4, 12).flatMap((f) => Array.from(f, (v) => v / 32768));
+  let crossings = 0;
+  for (let i = 1; i < x.length; i++) if ((x[i - 1] < 0) !== (x[i] < 0)) crossings++;
+  out.captureFrameLengths = [...new Set(frames.map((f) => f.length))];
+  out.captureHz = crossings / 2 / (x.length / 16000);
+  out.captureRms = Math.sqrt(x.reduce((a, v) => a + v * v, 0) / x.length);
+
+  // Playback: nothing plays below the start threshold; fed at real time it plays; starved, it
+  // counts one underrun; a flush empties the queue.
+  const player = new AudioWorkletNode(ctx, "antiphon-playback", { numberOfInputs: 0, outputChannelCount: [1],
+    processorOptions: { sessionRate: 16000, startMs: 120 } });
+  let stats = {};
+  player.port.onmessage = (e) => { stats = e.data; };
+  player.connect(ctx.destination);
+  const frame = () => {
+    const pcm = new Int16Array(640);
+    for (let i = 0; i < 640; i++) pcm[i] = Math.round(8000 * Math.sin(2 * Math.PI * 300 * i / 16000));
+    return pcm.buffer;
+  };
+  player.port.postMessage({ pcm: frame() });
+  player.port.postMessage({ pcm: frame() });
+  await sleep(300);
+  out.belowThreshold = { ...stats };
+  for (let i = 0; i < 25; i++) { player.port.postMessage({ pcm: frame() }); await sleep(40); }
+  out.fed = { ...stats };
+  await sleep(600);
+  out.starved = { ...stats };
+  for (let i = 0; i < 40; i++) player.port.postMessage({ pcm: frame() });
+  await sleep(250);
+  out.queued = { ...stats };
+  player.port.postMessage({ flush: true });
+  await sleep(250);
+  out.flushed = { ...stats };
+  await ctx.close();
+  return out;
+}
+"""
+
+
+async def test_worklets_resample_buffer_count_underruns_and_flush(server_factory):
+    from playwright.async_api import async_playwright
+
+    srv = await server_factory()
+    async with async_playwright() as p:
+        browser = await launch(p, None)
+        page = await browser.new_page()
+        await page.goto(srv.http + "/")
+        out = await page.evaluate(WORKLET_PROBE)
+        await browser.close()
+    assert out["captureFrameLengths"] == [640]
+    assert abs(out["captureHz"] - 440) < 10, out["captureHz"]
+    assert abs(out["captureRms"] - 0.5 / 2 ** 0.5) < 0.03  # the resampler keeps the level
+    assert out["belowThreshold"]["playedMs"] == 0 and out["belowThreshold"]["bufferedMs"] == pytest.approx(80, abs=5)
+    assert out["fed"]["playedMs"] > 500 and out["fed"]["underruns"] == 0
+    assert out["starved"]["underruns"] == 1 and out["starved"]["bufferedMs"] == 0
+    assert out["queued"]["bufferedMs"] > 1000 and out["queued"]["flushes"] == 0
+    assert out["flushed"]["flushes"] == 1 and out["flushed"]["bufferedMs"] == 0
+    assert out["flushed"]["peak"] <= 8000 / 32768 + 0.01  # fades never overshoot the signal

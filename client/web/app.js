@@ -91,10 +91,16 @@ function onMessage(data) {
 async function onHello(hello) {
   state.hello = hello;
   try {
-    await ctx.audioWorklet.addModule("worklets.js");
     mic = await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
     });
+    // Firefox cannot connect a microphone whose rate differs from the context's: follow the mic.
+    const micRate = mic.getAudioTracks()[0].getSettings().sampleRate;
+    if (micRate && micRate !== ctx.sampleRate) {
+      await ctx.close();
+      ctx = new AudioContext({ latencyHint: "interactive", sampleRate: micRate });
+    }
+    await ctx.audioWorklet.addModule("worklets.js");
   } catch (e) {
     const refused = e && (e.name === "NotAllowedError" || e.name === "SecurityError");
     return fail(refused ? "Microphone access was refused: allow the microphone for this page and connect again."
