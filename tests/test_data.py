@@ -82,6 +82,21 @@ def test_agent_stops_within_a_few_frames_when_talked_over(maker):
     assert found >= 3
 
 
+def test_every_question_is_answered_in_full(maker):
+    voice = user_voices("train", 3, seed=0)[0]
+    for seed in range(30):
+        conv = maker.make(200, voice, "train", seed=seed, barge_in=0.5)
+        said = [w for w, _ in _words_in_text(conv.text)]
+        planned = [w for t in conv.turns for w in t.exchange.agent.split()]
+        for turn in conv.turns:
+            assert turn.agent_end <= len(conv.agent)
+            if not turn.interrupted:  # a whole answer, inside the conversation
+                assert turn.agent_end - turn.agent_start == len(maker.agent_utterance(turn.exchange.agent)[0])
+        assert not conv.turns[-1].interrupted  # the last question is answered, not cut off
+        # words are whole, or cut where the agent was interrupted or the next word begins
+        assert all(any(p.startswith(w) for p in planned) for w in said), (said, planned)
+
+
 def test_held_out_voices_and_paraphrases_never_appear_in_training():
     assert not set(TRAIN_VARIANTS) & set(EVAL_VARIANTS)
     assert AGENT_VOICE.variant not in TRAIN_VARIANTS + EVAL_VARIANTS

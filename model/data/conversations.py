@@ -68,38 +68,39 @@ class ConversationMaker:
         spans: list[tuple[str, int]] = []  # (word, start sample) of what the agent said
         turns: list[Turn] = []
         at = self._seconds(rng, 0.2, 1.0)
-        pending_user = None
+        pending = None  # (exchange, pcm, onset) of a question that talked over the agent
         while True:
-            ex = sample_exchange(rng, split, intent=first_intent if not turns else None)
-            u_pcm, _ = pending_user if pending_user else self.user_utterance(ex.user, voice, rng)
-            if pending_user:
-                ex = pending_ex
-            pending_user = None
+            if pending:
+                ex, u_pcm, at = pending
+                pending = None
+            else:
+                ex = sample_exchange(rng, split, intent=first_intent if not turns else None)
+                u_pcm, _ = self.user_utterance(ex.user, voice, rng)
             a_pcm, a_words = self.agent_utterance(ex.agent)
             a_start = at + len(u_pcm) + self._seconds(rng, 0.15, 0.3)
             if a_start + len(a_pcm) > n:
-                break
+                break  # only whole exchanges: a question is never left without its answer
             user[at: at + len(u_pcm)] += u_pcm
             turn = Turn(ex, at, at + len(u_pcm), a_start, a_start + len(a_pcm))
-            # Barge-in: the next question starts while the agent is still talking.
+            # Barge-in: the next question starts while the agent is still talking, and the agent
+            # stops within a few frames. Only when that question and its answer fit too.
             if len(a_words) >= 2 and rng.random() < barge_in:
                 nxt = sample_exchange(rng, split)
                 nxt_pcm, _ = self.user_utterance(nxt.user, voice, rng)
                 onset = a_start + self._seconds(rng, 0.2, max(0.25, len(a_pcm) / self.rate - 0.2))
                 stop = (onset // self.frame_size + rng.randint(*BARGE_IN_STOP)) * self.frame_size
-                if stop < turn.agent_end and onset + len(nxt_pcm) + self.rate // 2 < n:
+                answer_len = len(self.agent_utterance(nxt.agent)[0])
+                if stop < turn.agent_end and onset + len(nxt_pcm) + int(0.3 * self.rate) + answer_len <= n:
                     fade = min(self.rate // 100, stop - a_start)
                     a_pcm = a_pcm[: stop - a_start].copy()
                     a_pcm[len(a_pcm) - fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
                     a_words = [w for w in a_words if w[1] < len(a_pcm)]
                     turn.agent_end, turn.interrupted = stop, True
-                    pending_user, pending_ex = (nxt_pcm, None), nxt
+                    pending = (nxt, nxt_pcm, onset)
             agent[a_start: a_start + len(a_pcm)] += a_pcm
             spans += [(w, a_start + s) for w, s, _ in a_words]
             turns.append(turn)
-            if pending_user:
-                at = onset
-            else:
+            if not pending:
                 at = turn.agent_end + self._seconds(rng, 0.3, 1.5)
         self._write_text(text, spans, [t for t in turns if t.interrupted])
         np_rng = np.random.default_rng(seed)

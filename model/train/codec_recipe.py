@@ -118,9 +118,10 @@ def held_out_stoi(trainer: CodecTrainer, wav: torch.Tensor, n_q: int) -> float:
     from pystoi import stoi
 
     trainer.eval()
-    emb = trainer.codec.encoder(wav)
+    device = next(trainer.parameters()).device
+    emb = trainer.codec.encoder(wav.to(device))
     codes = trainer.codec.quantizer.vq.encode(emb, n_q=n_q)
-    out = trainer.codec.decoder(trainer.codec.quantizer.vq.decode(codes))
+    out = trainer.codec.decoder(trainer.codec.quantizer.vq.decode(codes)).cpu()
     trainer.train()
     rate = trainer.config.sample_rate
     return float(sum(stoi(w[0].numpy(), o[0].numpy(), rate) for w, o in zip(wav, out)) / len(wav))
