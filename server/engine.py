@@ -132,7 +132,7 @@ class Engine:
 
     def tick(self):
         """One frame for every active slot: batched encode, model step, batched decode."""
-        active = [i for i, s in enumerate(self.slots) if s is not None]
+        active = [i for i, s in enumerate(self.slots) if s is not None and s.started_audio]
         if not active:
             return
         pcm = np.empty((len(active), 1, self.frame_size), dtype=np.float32)

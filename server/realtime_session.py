@@ -47,6 +47,7 @@ class RealtimeSession(Session):
         self.model_name, self.beta = model_name, beta
         self.frame_ms = 1000 * self.frame_size / self.codec_rate
         self.set_client_rate(R.RATE)
+        self.skip_quiet = False  # the input buffer is the client's: every frame is heard
         self.vad = EnergyVad(self.config.vad, self.frame_ms) if self.config.vad else None
         self.history: collections.deque = collections.deque(maxlen=HISTORY_FRAMES)
         self.response: Response | None = None

@@ -25,7 +25,7 @@ class SerialEngine(Engine):
 
     def tick(self):
         for i, s in enumerate(self.slots):
-            if s is None:
+            if s is None or not s.started_audio:  # a session's clock starts with its first audio
                 continue
             frame, index = self._next_input(s)
             with self._one_at_a_time:

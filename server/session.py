@@ -14,6 +14,15 @@ import soxr
 from model.tokenizer import ByteTokenizer
 
 
+TARGET_QUEUE = 2  # input frames allowed to wait before quiet ones are skipped
+JITTER_QUEUE = 6  # above this the client is sending ahead on purpose (a file): keep every frame
+QUIET_RMS = 0.003  # about -50 dBFS
+
+
+def _rms(frame: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(frame, dtype=np.float64))))
+
+
 class Session:
     def __init__(self, frame_size: int, codec_rate: int, max_buffer_frames: int, loop: asyncio.AbstractEventLoop):
         self.id = uuid.uuid4().hex[:12]
@@ -35,6 +44,8 @@ class Session:
         self.output_frames = 0
         self.underruns = 0
         self.dropped_frames = 0
+        self.skipped_frames = 0
+        self.skip_quiet = True
         self.text_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.recorder = None
 
@@ -69,9 +80,19 @@ class Session:
         """Called for each frame accepted into the input buffer (the Realtime session's VAD)."""
 
     def take_frame(self) -> np.ndarray | None:
-        """Engine thread: the next input frame, or None (an underrun, fed as silence)."""
+        """Engine thread: the next input frame, or None (an underrun, fed as silence).
+
+        Every underrun leaves one more frame queued for good (the client and the engine both run at
+        the frame rate), so latency would creep up over a session. While more than TARGET_QUEUE
+        (and at most JITTER_QUEUE) frames wait, a quiet frame at the head is skipped (counted in
+        `skipped_frames`): silence is shortened, speech never is. A deeper queue is a client sending
+        ahead on purpose, and the Realtime endpoint's buffer is the client's: neither is touched."""
         try:
             frame = self.frames.popleft()
+            while self.skip_quiet and TARGET_QUEUE <= len(self.frames) <= JITTER_QUEUE and _rms(frame) < QUIET_RMS:
+                self.skipped_frames += 1
+                self.consumed_frames += 1
+                frame = self.frames.popleft()
         except IndexError:
             self.underruns += 1
             return None
@@ -103,4 +124,5 @@ class Session:
     def stats(self) -> dict:
         return {"type": "stats", "input_frames": self.input_frames, "consumed_frames": self.consumed_frames,
                 "output_frames": self.output_frames, "underruns": self.underruns,
-                "dropped_frames": self.dropped_frames, "buffered_frames": len(self.frames)}
+                "dropped_frames": self.dropped_frames, "skipped_frames": self.skipped_frames,
+                "buffered_frames": len(self.frames)}
