@@ -29,6 +29,6 @@ def load_codec(name: str | os.PathLike, *, num_codebooks: int | None = None, dev
     path = Path(text)
     if path.is_dir():
         config, modules = checkpoint.load_checkpoint(path)
-        return Codec(config, modules, num_codebooks, device, backend, name=path.name)
+        return Codec(config, modules, num_codebooks, device, backend, name=f"{path.parent.name}/{path.name}")
     raise ValueError(f"unknown codec {text!r}: expected one of {sorted(PRETRAINED_FILES)}, "
                      f"'random:<config>' with config in {sorted(CONFIGS)}, or a checkpoint directory")

@@ -47,7 +47,7 @@ def load_model(name: str | os.PathLike = "bundled", *, device: str = "cpu", seed
         beside = path / codec_name  # a codec stored with the model is named relative to it
         model.codec_name = str(beside.resolve()) if not codec_name.startswith("random:") and beside.is_dir() \
             else codec_name
-        model.name = "bundled" if text == "bundled" else path.name
+        model.name = "bundled" if text == "bundled" else f"{path.parent.name}/{path.name}"
     if codec is not None:
         check_codec(model, codec)
     return model.eval().to(device)

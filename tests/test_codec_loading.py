@@ -17,7 +17,7 @@ def test_checkpoint_round_trip(tmp_path):
     direct = load_codec("random:tiny", seed=3)
     wav = torch.randn(1, 1, 5 * config.frame_size) * 0.2
     assert torch.equal(loaded.encode(wav), direct.encode(wav))
-    assert loaded.name == "ck"
+    assert loaded.name == f"{tmp_path.name}/ck"  # the folder and its parent: says which run
 
 
 def test_fp16_checkpoint_loads(tmp_path):
