@@ -32,6 +32,8 @@ def add_arguments(p):
     p.add_argument("--per-intent", type=int, default=4, help="held-out questions per intent")
     p.add_argument("--parallel", type=int, default=4, help="sessions at once")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sampling", type=json.loads, help="sampling settings as JSON (default: the model's), e.g. "
+                   "'{\"audio_temperature\": 0.5, \"text_temperature\": 0}'")
     p.add_argument("--out", default="eval-out", help="directory for the JSON, markdown and recordings")
     p.set_defaults(func=main)
 
@@ -55,9 +57,9 @@ def questions(rate: int, frame_size: int, per_intent: int, seed: int) -> list[di
     return out
 
 
-async def ask(url: str, q: dict) -> dict:
+async def ask(url: str, q: dict, sampling: dict | None = None) -> dict:
     """One question in one session: the agent's audio per input frame and the response latency."""
-    client = await AntiphonClient.connect(url, frame_marks=True)
+    client = await AntiphonClient.connect(url, frame_marks=True, sampling=sampling)
     n, period = client.frame_samples, client.hello["frame_ms"] / 1000
     audio = q["audio"]
     frames = len(audio) // n
@@ -149,13 +151,13 @@ def stoi_of_codec(codec_name: str, qs: list[dict]) -> float | None:
     return float(np.mean(scores))
 
 
-async def run_all(url: str, qs: list[dict], parallel: int, progress) -> list[dict]:
+async def run_all(url: str, qs: list[dict], parallel: int, progress, sampling: dict | None = None) -> list[dict]:
     results: list[dict | None] = [None] * len(qs)
     gate = asyncio.Semaphore(parallel)
 
     async def one(i):
         async with gate:
-            results[i] = await ask(url, qs[i])
+            results[i] = await ask(url, qs[i], sampling)
             progress.update(1)
     await asyncio.gather(*(one(i) for i in range(len(qs))))
     return results
@@ -209,7 +211,7 @@ def main(args) -> int:
         hello = asyncio.run(_hello(url))
         qs = questions(hello["sample_rate"], hello["frame_size"], args.per_intent, args.seed)
         with tqdm(total=len(qs), desc="questions", unit="q") as bar:
-            results = asyncio.run(run_all(url, qs, args.parallel, bar))
+            results = asyncio.run(run_all(url, qs, args.parallel, bar, args.sampling))
     finally:
         if server:
             server.stop()
@@ -217,6 +219,7 @@ def main(args) -> int:
     heard = [judge.hear(r["answer_audio"], r["rate"]) for r in results]
     stoi_score = stoi_of_codec(args.codec or served_codec(args.model if not args.url else None, hello), qs)
     rep = report(qs, results, heard, stoi_score, hello)
+    rep["sampling"] = args.sampling
     out = Path(args.out)
     (out / "audio").mkdir(parents=True, exist_ok=True)
     for i, (q, r) in enumerate(zip(qs, results)):
