@@ -2,7 +2,6 @@
 client nobody here wrote) against a real server on the shared engine."""
 import asyncio
 import base64
-import json
 import subprocess
 
 import numpy as np
