@@ -77,12 +77,15 @@ async def ask(url: str, q: dict, sampling: dict | None = None) -> dict:
 
     task = asyncio.create_task(send())
     index = None
+    said: list[str] = []
     try:
         while not (task.done() and (out and max(out) >= frames - 1)):
             msg = await client.recv(timeout=10)
             if isinstance(msg, dict):
                 if msg.get("type") == "frame":
                     index = msg["input_index"]
+                elif msg.get("type") == "text":
+                    said.append(msg["text"])
                 continue
             if index is not None:
                 out[index] = pcm16_to_float(msg)
@@ -97,7 +100,7 @@ async def ask(url: str, q: dict, sampling: dict | None = None) -> dict:
     rms = np.array([float(np.sqrt(np.mean(out[i] ** 2))) if i in out else 0.0 for i in range(frames)])
     speaking = [(t, i) for t, i in arrivals if i >= end_f and rms[i] > SPEECH_RMS]
     latency = speaking[0][0] - sent_at[end_f - 1] if speaking and end_f - 1 in sent_at else None
-    return {"agent": agent, "rate": client.sample_rate, "response_latency_s": latency,
+    return {"agent": agent, "rate": client.sample_rate, "response_latency_s": latency, "text": "".join(said),
             "talk_over": float((rms[start_f:end_f] > SPEECH_RMS).mean()), "answer_audio": agent[end_f * n:]}
 
 
@@ -172,14 +175,16 @@ def report(qs, results, heard, stoi_score, hello) -> dict:
         confusion[q["intent"]][intent_of(h, q["intent"])] += 1
     lat = [r["response_latency_s"] for r in results if r["response_latency_s"] is not None]
     correct = sum(h == q["expected"] for q, h in zip(qs, heard))
+    # what the agent meant (its inner monologue) against what it said: tells understanding from voicing
+    meant = sum(" ".join(r.get("text", "").split()) == q["expected"] for q, r in zip(qs, results))
     return {"model": hello["model"], "codec": hello["codec"], "questions": len(qs),
-            "accuracy": correct / len(qs),
+            "accuracy": correct / len(qs), "text_accuracy": meant / len(qs),
             "accuracy_by_intent": {k: v[0] / v[1] for k, v in sorted(by_intent.items())},
             "response_latency_s": percentiles(lat, qs=(50, 95)), "answered": len(lat),
             "talk_over_rate": float(np.mean([r["talk_over"] for r in results])), "stoi": stoi_score,
             "confusion": {k: dict(v) for k, v in sorted(confusion.items())},
             "items": [{"intent": q["intent"], "user": q["user"], "voice": q["voice"], "expected": q["expected"],
-                       "heard": h, "response_latency_s": r["response_latency_s"]}
+                       "heard": h, "agent_text": r.get("text", ""), "response_latency_s": r["response_latency_s"]}
                       for q, r, h in zip(qs, results, heard)]}
 
 
@@ -190,7 +195,8 @@ def markdown(rep: dict) -> str:
     lines = [f"Model `{rep['model']}`, codec `{rep['codec']}`, {rep['questions']} held-out questions "
              f"(held-out voices and paraphrases).", "",
              "| measure | value |", "|---|---|",
-             f"| answer accuracy | {rep['accuracy']:.1%} |",
+             f"| answer accuracy (judged from the audio) | {rep['accuracy']:.1%} |",
+             f"| inner monologue exactly the answer | {rep['text_accuracy']:.1%} |",
              f"| response latency p50 / p95 | {fmt(lat['p50'])} / {fmt(lat['p95'])} ({rep['answered']} answered) |",
              f"| agent talking while the user talks | {rep['talk_over_rate']:.1%} of user-speech frames |",
              f"| codec STOI (held-out speech) | {stoi} |",

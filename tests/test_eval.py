@@ -53,11 +53,12 @@ def test_report_counts_accuracy_confusion_and_latency():
           {"intent": "add", "user": "u", "voice": "v", "expected": "that is six"},
           {"intent": "greeting", "user": "u", "voice": "v", "expected": "hello how can i help"},
           {"intent": "thanks", "user": "u", "voice": "v", "expected": "you are welcome"}]
-    results = [{"response_latency_s": 0.2, "talk_over": 0.0}, {"response_latency_s": 0.4, "talk_over": 0.5},
+    results = [{"response_latency_s": 0.2, "talk_over": 0.0, "text": "that is  five "},
+               {"response_latency_s": 0.4, "talk_over": 0.5, "text": "that is six"},
                {"response_latency_s": None, "talk_over": 0.0}, {"response_latency_s": 0.3, "talk_over": 0.0}]
     heard = ["that is five", "that is seven", None, "goodbye see you soon"]
     rep = report(qs, results, heard, 0.9, {"model": "m", "codec": "c"})
-    assert rep["accuracy"] == 0.25
+    assert rep["accuracy"] == 0.25 and rep["text_accuracy"] == 0.5
     assert rep["accuracy_by_intent"] == {"add": 0.5, "greeting": 0.0, "thanks": 0.0}
     assert rep["confusion"] == {"add": {"add": 2}, "greeting": {"(nothing)": 1}, "thanks": {"goodbye": 1}}
     assert rep["response_latency_s"]["p50"] == pytest.approx(0.3) and rep["answered"] == 3
