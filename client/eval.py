@@ -31,6 +31,9 @@ def add_arguments(p):
     p.add_argument("--codec", help="codec checkpoint for the STOI measure (default: the served model's)")
     p.add_argument("--per-intent", type=int, default=4, help="held-out questions per intent")
     p.add_argument("--parallel", type=int, default=4, help="sessions at once")
+    p.add_argument("--paraphrases", choices=["eval", "train"], default="eval",
+                   help="held-out paraphrases (default), or the training ones (still in held-out voices): "
+                        "separates generalising to new voices from generalising to new phrasings")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sampling", type=json.loads, help="sampling settings as JSON (default: the model's), e.g. "
                    "'{\"audio_temperature\": 0.5, \"text_temperature\": 0}'")
@@ -38,15 +41,16 @@ def add_arguments(p):
     p.set_defaults(func=main)
 
 
-def questions(rate: int, frame_size: int, per_intent: int, seed: int) -> list[dict]:
-    """Held-out questions, each with silence before and after, balanced over intents."""
+def questions(rate: int, frame_size: int, per_intent: int, seed: int, paraphrases: str = "eval") -> list[dict]:
+    """Questions in held-out voices (with held-out paraphrases unless told otherwise), each with
+    silence before and after, balanced over intents."""
     maker = ConversationMaker(rate, frame_size)
     voices = user_voices("eval", 10, seed)
     rng = random.Random(seed)
     out = []
     for i in range(per_intent):
         for intent in INTENTS:
-            ex = sample_exchange(rng, "eval", intent.name)
+            ex = sample_exchange(rng, paraphrases, intent.name)
             voice = voices[len(out) % len(voices)]
             pcm, _ = maker.user_utterance(ex.user, voice, rng)
             pcm = pcm / max(float(np.abs(pcm).max()), 1e-6) * 0.3
@@ -192,8 +196,9 @@ def markdown(rep: dict) -> str:
     lat = rep["response_latency_s"]
     fmt = lambda v: "n/a" if v is None else f"{v * 1000:.0f} ms"  # noqa: E731
     stoi = "n/a" if rep["stoi"] is None else f"{rep['stoi']:.3f}"
-    lines = [f"Model `{rep['model']}`, codec `{rep['codec']}`, {rep['questions']} held-out questions "
-             f"(held-out voices and paraphrases).", "",
+    phr = "held-out" if rep.get("paraphrases", "eval") == "eval" else "training"
+    lines = [f"Model `{rep['model']}`, codec `{rep['codec']}`, {rep['questions']} questions in held-out voices "
+             f"with {phr} paraphrases.", "",
              "| measure | value |", "|---|---|",
              f"| answer accuracy (judged from the audio) | {rep['accuracy']:.1%} |",
              f"| inner monologue exactly the answer | {rep['text_accuracy']:.1%} |",
@@ -215,7 +220,7 @@ def main(args) -> int:
     url = args.url or server.url
     try:
         hello = asyncio.run(_hello(url))
-        qs = questions(hello["sample_rate"], hello["frame_size"], args.per_intent, args.seed)
+        qs = questions(hello["sample_rate"], hello["frame_size"], args.per_intent, args.seed, args.paraphrases)
         with tqdm(total=len(qs), desc="questions", unit="q") as bar:
             results = asyncio.run(run_all(url, qs, args.parallel, bar, args.sampling))
     finally:
@@ -225,7 +230,7 @@ def main(args) -> int:
     heard = [judge.hear(r["answer_audio"], r["rate"]) for r in results]
     stoi_score = stoi_of_codec(args.codec or served_codec(args.model if not args.url else None, hello), qs)
     rep = report(qs, results, heard, stoi_score, hello)
-    rep["sampling"] = args.sampling
+    rep["sampling"], rep["paraphrases"] = args.sampling, args.paraphrases
     out = Path(args.out)
     (out / "audio").mkdir(parents=True, exist_ok=True)
     for i, (q, r) in enumerate(zip(qs, results)):
