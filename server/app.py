@@ -128,13 +128,16 @@ class AntiphonServer:
                 "frame_ms": 1000 * self.codec.frame_size / self.codec.sample_rate,
                 "codec": self.codec.name, "model": self.model.name, "random_weights": self.random_weights}
 
+    async def receive(self, ws: ServerConnection):
+        """The next message, or None after closing a connection idle for `idle_timeout` (both endpoints)."""
+        try:
+            return await asyncio.wait_for(ws.recv(), self.idle_timeout)
+        except asyncio.TimeoutError:
+            await ws.close(P.CLOSE_NORMAL, f"idle for {self.idle_timeout:g} s")
+            return None
+
     async def _receive_loop(self, session: Session, ws: ServerConnection):
-        while True:
-            try:
-                message = await asyncio.wait_for(ws.recv(), self.idle_timeout)
-            except asyncio.TimeoutError:
-                await ws.close(P.CLOSE_NORMAL, f"idle for {self.idle_timeout:g} s")
-                return
+        while (message := await self.receive(ws)) is not None:
             try:
                 if isinstance(message, bytes):
                     P.check_audio_message(message, P.MAX_MESSAGE_BYTES)

@@ -7,7 +7,6 @@ import json
 
 from websockets.asyncio.server import ServerConnection
 
-from . import protocol as P
 from . import realtime_events as R
 from .realtime_session import RealtimeSession
 
@@ -23,12 +22,7 @@ async def run(server, session: RealtimeSession, ws: ServerConnection) -> None:
                               "session": session.config.describe(session.id, server.model.name)}))
     sender = asyncio.create_task(_send_loop(session, ws))
     try:
-        while True:
-            try:
-                message = await asyncio.wait_for(ws.recv(), server.idle_timeout)
-            except asyncio.TimeoutError:
-                await ws.close(P.CLOSE_NORMAL, f"idle for {server.idle_timeout:g} s")
-                return
+        while (message := await server.receive(ws)) is not None:
             try:
                 session.on_event(R.parse(message))
             except R.RealtimeError as e:

@@ -16,11 +16,9 @@ import json
 
 import numpy as np
 
-from model.tokenizer import ByteTokenizer
-
 from . import realtime_events as R
 from .session import Session
-from .vad import EnergyVad
+from .vad import EnergyVad, frame_rms
 
 SPEAKING_RMS = 0.01
 END_SILENCE_MS = 600
@@ -56,7 +54,6 @@ class RealtimeSession(Session):
         self.user_item = R.new_id("item")  # the user item the current buffer will become
         self.buffer_frames = 0  # frames appended since the last commit or clear
         self.speech_end_index: int | None = None
-        self._text_bytes = ByteTokenizer()
 
     # ---- out ----
     def emit(self, event: dict) -> None:
@@ -209,10 +206,7 @@ class RealtimeSession(Session):
     # ---- engine ----
     def deliver(self, pcm, token, input_index, user_pcm) -> None:
         self.output_frames += 1
-        out = self._rs_out.resample_chunk(pcm)
-        pcm16 = (np.clip(out, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-        rms = float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64))))
-        text = self.text_decoder.decode(bytes([token])) if token < ByteTokenizer.PAD else ""
+        pcm16, rms, text = self.client_pcm16(pcm), frame_rms(pcm), self.text_of(token)
         if self.recorder is not None:
             self.recorder.frame(user_pcm, pcm)
         index = input_index if input_index is not None else self.consumed_frames

@@ -13,14 +13,12 @@ import soxr
 
 from model.tokenizer import ByteTokenizer
 
+from .vad import frame_rms
+
 
 TARGET_QUEUE = 2  # input frames allowed to wait before quiet ones are skipped
 JITTER_QUEUE = 6  # above this the client is sending ahead on purpose (a file): keep every frame
 QUIET_RMS = 0.003  # about -50 dBFS
-
-
-def _rms(frame: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(frame, dtype=np.float64))))
 
 
 class Session:
@@ -89,7 +87,7 @@ class Session:
         ahead on purpose, and the Realtime endpoint's buffer is the client's: neither is touched."""
         try:
             frame = self.frames.popleft()
-            while self.skip_quiet and TARGET_QUEUE <= len(self.frames) <= JITTER_QUEUE and _rms(frame) < QUIET_RMS:
+            while self.skip_quiet and TARGET_QUEUE <= len(self.frames) <= JITTER_QUEUE and frame_rms(frame) < QUIET_RMS:
                 self.skipped_frames += 1
                 self.consumed_frames += 1
                 frame = self.frames.popleft()
@@ -104,22 +102,28 @@ class Session:
         the engine used for this tick (silence on an underrun)."""
         index = self.output_frames
         self.output_frames += 1
-        out = pcm if self._rs_out is None else self._rs_out.resample_chunk(pcm)
-        pcm16 = (np.clip(out, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+        pcm16 = self.client_pcm16(pcm)
         if self.frame_marks:
             self.outbox.put_nowait(json.dumps({"type": "frame", "index": index, "input_index": input_index}))
         self.outbox.put_nowait(pcm16)
         if self.recorder is not None:
             self.recorder.frame(user_pcm, pcm)
-        if token < ByteTokenizer.PAD:  # a byte of text, not pad or bos
-            # Incremental: waits for the rest of a multi-byte character, replaces invalid bytes.
-            piece = self.text_decoder.decode(bytes([token]))
-            if not piece:
-                return
+        piece = self.text_of(token)
+        if piece:
             event = {"type": "text", "text": piece, "frame": index}
             self.outbox.put_nowait(json.dumps(event))
             if self.recorder is not None:
                 self.recorder.event(event)
+
+    def client_pcm16(self, pcm: np.ndarray) -> bytes:
+        """An output frame (codec rate, float32) as PCM16 at the client's rate."""
+        out = pcm if self._rs_out is None else self._rs_out.resample_chunk(pcm)
+        return (np.clip(out, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+    def text_of(self, token: int) -> str:
+        """The text a token completes: pad and bos say nothing; bytes are decoded incrementally,
+        waiting for the rest of a multi-byte character and replacing invalid bytes."""
+        return self.text_decoder.decode(bytes([token])) if token < ByteTokenizer.PAD else ""
 
     def stats(self) -> dict:
         return {"type": "stats", "input_frames": self.input_frames, "consumed_frames": self.consumed_frames,

@@ -14,6 +14,10 @@ import numpy as np
 FLOOR_DB, CEIL_DB = -60.0, -20.0
 
 
+def frame_rms(frame: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(frame, dtype=np.float64)))) if frame.size else 0.0
+
+
 @dataclasses.dataclass
 class VadSettings:
     threshold: float = 0.5
@@ -41,8 +45,7 @@ class EnergyVad:
         """One frame of input audio (float32); the event it completes, if any."""
         start = self.position_ms
         self.position_ms += self.frame_ms
-        rms = float(np.sqrt(np.mean(np.square(frame, dtype=np.float64)))) if frame.size else 0.0
-        loud = 20 * math.log10(max(rms, 1e-10)) > self.settings.level_db()
+        loud = 20 * math.log10(max(frame_rms(frame), 1e-10)) > self.settings.level_db()
         if not self.speaking:
             if loud:
                 self.speaking, self.silent_ms = True, 0.0
