@@ -16,7 +16,6 @@ is logged every `eval_every` steps: the loss alone says little about intelligibi
 from __future__ import annotations
 
 import random
-import time
 
 import numpy as np
 import torch
@@ -30,7 +29,7 @@ from codec.checkpoint import save_checkpoint
 from ..data.augment import augment
 from ..data.skills import vocabulary
 from ..data.speech import AGENT_VOICE, WordBank, user_voices
-from .run import RUNS, Clock, TrainRun, all_ranks_equal, distributed
+from .run import RUNS, TrainRun, distributed
 
 DEFAULTS = dict(config="small", steps=20000, batch=16, seconds=1.0, lr=1e-3, seed=0, voices=48,
                 mel_scales=[256, 512, 1024, 2048], codebook_choices=[2, 4, 4, 4, 4, 8, 8],
@@ -156,11 +155,9 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     data = SpeechSegments(config.sample_rate, settings["voices"], settings["seed"])
     samples = int(settings["seconds"] * config.sample_rate) // config.frame_size * config.frame_size
     held_out = held_out_speech(config, settings["seed"])
-    restore_signals = run.stop_on_signals()
-    clock = Clock(save_seconds)
+    restore_signals = run.begin(save_seconds)
     bar = tqdm(total=settings["steps"], initial=start, disable=not run.main, desc="codec", unit="step")
     step = start
-    t0 = time.monotonic()
     while step < settings["steps"] and not run.stopping:
         wav = data.batch(step, rank, settings["batch"], samples).to(device)
         pick = random.Random(f"nq-{settings['seed']}-{step}")
@@ -181,19 +178,15 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
         values = {k: round(v.item(), 5) for k, v in dict(loss=loss, l1=l1, spectral=spec, commit=commit).items()}
         if step % settings["eval_every"] == 0 and step > settings["autoencoder_steps"] and run.main:
             values["stoi"] = round(held_out_stoi(trainer, held_out, config.num_codebooks), 4)
-        run.log(step, **values, seconds=round(time.monotonic() - t0, 3))
+        run.step_done(step, values, trainer, optimizer, last=step == settings["steps"])
         bar.update(1)
         bar.set_postfix(loss=values["loss"], spec=values["spectral"])
-        if clock.due() or step == settings["steps"] or run.stopping:
-            run.save(trainer, optimizer, step)
     bar.close()
     restore_signals()
-    run.save(trainer, optimizer, step)
-    equal = all_ranks_equal(trainer)
+    equal = run.finish(trainer, optimizer, step)
     export = run.out / "codec"
     if run.main:
         save_checkpoint(trainer.codec, config, export, extra={"trained_steps": step})
-        run.plot()
     if every_rank_saves:
         save_checkpoint(trainer.codec, config, run.out / f"codec-rank{rank}", extra={"trained_steps": step})
     return {"out": str(run.out), "step": step, "checkpoint": str(export), "ranks_equal": equal}

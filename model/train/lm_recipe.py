@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from pathlib import Path
 
 import torch
@@ -16,6 +15,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from codec import load_codec
+from codec.architecture import CodecConfig
+from codec.checkpoint import FORMAT as CODEC_FORMAT
+from codec.checkpoint import FORMAT_VERSION as CODEC_FORMAT_VERSION
+from codec.checkpoint import read_meta
 
 from ..checkpoint import save_checkpoint
 from ..config import CONFIGS
@@ -23,7 +26,7 @@ from ..layout import IGNORE, step_inputs, targets
 from ..tokenizer import ByteTokenizer
 from ..transformer import SpeechTransformer
 from . import lm_data
-from .run import RUNS, Clock, TrainRun, all_ranks_equal, distributed
+from .run import RUNS, TrainRun, distributed
 
 DEFAULTS = dict(config="small", codec=str(RUNS / "codec-small-seed0" / "codec"), steps=3000, batch=8, lr=1e-3,
                 warmup=200, seed=0, conversations=2048, frames=200, voices=64, pad_weight=0.5, barge_in=0.15,
@@ -91,10 +94,10 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     if not (codec_dir / "config.json").is_file():
         raise ValueError(f"--codec {codec_dir} is not a codec checkpoint; train one first "
                          "(antiphon train codec) and pass its `codec` folder")
-    codec = load_codec(codec_dir)
-    if codec.cardinality != cfg.cardinality or codec.config.max_codebooks < cfg.num_codebooks:
+    found = CodecConfig.from_dict(read_meta(codec_dir, CODEC_FORMAT, CODEC_FORMAT_VERSION, "codec")["config"])
+    if found.cardinality != cfg.cardinality or found.max_codebooks < cfg.num_codebooks:
         raise ValueError(f"model config {cfg.name} needs {cfg.num_codebooks} codebooks of {cfg.cardinality}; "
-                         f"codec {codec_dir} has up to {codec.config.max_codebooks} of {codec.cardinality}")
+                         f"codec {codec_dir} has up to {found.max_codebooks} of {found.cardinality}")
     codec = load_codec(codec_dir, num_codebooks=cfg.num_codebooks)
     if settings["frames"] / codec.frame_rate < 4.0:
         raise ValueError(f"--frames {settings['frames']} is {settings['frames'] / codec.frame_rate:.1f} s; a "
@@ -110,11 +113,10 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], betas=(0.9, 0.95), weight_decay=0.1)
     start = run.resume(model, optimizer)
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    restore_signals = run.stop_on_signals()
-    clock = Clock(save_seconds)
+    restore_signals = run.begin(save_seconds)
     bar = tqdm(total=settings["steps"], initial=start, disable=not run.main, desc="lm", unit="step")
     n = data["text"].shape[0]
-    step, t0 = start, time.monotonic()
+    step = start
     model.train()
     while step < settings["steps"] and not run.stopping:
         rng = random.Random(f"{settings['seed']}-{step}-{rank}")
@@ -131,19 +133,15 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
         values = {k: round(v.item(), 5) for k, v in result.items()}
         if held_out is not None and step % settings["eval_every"] == 0 and run.main:
             values.update({k: round(v, 4) for k, v in held_out_accuracy(model, held_out, device).items()})
-        run.log(step, **values, seconds=round(time.monotonic() - t0, 3))
+        run.step_done(step, values, model, optimizer, last=step == settings["steps"])
         bar.update(1)
         bar.set_postfix(loss=values["loss"], text=values["text"], audio=values["audio"])
-        if clock.due() or step == settings["steps"] or run.stopping:
-            run.save(model, optimizer, step)
     bar.close()
     restore_signals()
-    run.save(model, optimizer, step)
-    equal = all_ranks_equal(model)
+    equal = run.finish(model, optimizer, step)
     export = run.out / "lm"
     if run.main:
         save_checkpoint(model, export, codec=str(codec_dir), extra={"trained_steps": step})
-        run.plot()
     if every_rank_saves:
         save_checkpoint(model, run.out / f"lm-rank{rank}", codec=str(codec_dir))
     return {"out": str(run.out), "step": step, "checkpoint": str(export), "ranks_equal": equal}

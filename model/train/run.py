@@ -51,6 +51,27 @@ class TrainRun:
         self.ckpt = self.out / "checkpoint.pt"
         self.log_file = self.out / "losses.jsonl"
 
+    def begin(self, save_seconds: float):
+        """Start the loop's bookkeeping: checkpoint pacing, the clock of the log, signal handling.
+        Returns a function that puts the previous signal handlers back."""
+        self._clock = Clock(save_seconds)
+        self._t0 = time.monotonic()
+        return self.stop_on_signals()
+
+    def step_done(self, step: int, values: dict, model, optimizer, last: bool) -> None:
+        """After a step: its losses into the log, and a checkpoint when one is due."""
+        self.log(step, **values, seconds=round(time.monotonic() - self._t0, 3))
+        if self._clock.due() or last or self.stopping:
+            self.save(model, optimizer, step)
+
+    def finish(self, model, optimizer, step: int) -> bool:
+        """The last checkpoint and the loss plot; whether every rank holds the same weights (a
+        collective: every rank calls it)."""
+        self.save(model, optimizer, step)
+        equal = all_ranks_equal(model)
+        self.plot()
+        return equal
+
     def stop_on_signals(self):
         """SIGTERM/SIGINT finish the current step, checkpoint, and end the run. Returns a function
         that puts the previous handlers back (the recipes run in process in the tests)."""
