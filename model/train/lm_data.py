@@ -51,14 +51,17 @@ def build(codec, codec_dir: Path, conversations: int, frames: int, seed: int, vo
     shards = []
     for first in tqdm(range(0, conversations, SHARD), desc="render+encode", unit="shard", disable=not show):
         file = folder / f"{first:07d}.pt"
-        if not file.is_file():
-            convs = [maker.make(frames, pool[i % len(pool)], split, seed=random.Random(f"{seed}-{split}-{i}").randrange(2**31),
-                                barge_in=barge_in) for i in range(first, min(first + SHARD, conversations))]
+        if file.is_file():
+            shard = torch.load(file)
+        else:
+            convs = [maker.make(frames, pool[i % len(pool)], split,
+                                seed=random.Random(f"{seed}-{split}-{i}").randrange(2**31), barge_in=barge_in)
+                     for i in range(first, min(first + SHARD, conversations))]
             shard = {"text": torch.tensor(np.stack([c.text for c in convs])).to(torch.int16),
                      "user": encode([c.user for c in convs]),
                      "agent": encode([c.agent for c in convs])}
             tmp = file.with_suffix(".tmp")
             torch.save(shard, tmp)
             os.replace(tmp, file)
-        shards.append(torch.load(file))
+        shards.append(shard)
     return {k: torch.cat([s[k] for s in shards])[:conversations] for k in ("text", "user", "agent")}
