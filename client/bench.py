@@ -29,6 +29,7 @@ def add_arguments(p):
     p.add_argument("--codec-backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--sessions", default="1,2,4,8,16", help="comma-separated N to sweep")
     p.add_argument("--seconds", type=float, default=10.0, help="per N")
+    p.add_argument("--server-threads", type=int, default=None, help="the spawned servers' --threads")
     p.add_argument("--no-baseline", action="store_true", help="skip the one-session-at-a-time baseline")
     p.add_argument("--out", default="bench-out", help="directory for JSON, markdown and PNG")
     p.add_argument("--rss-every", type=float, default=5.0,
@@ -157,7 +158,8 @@ def sweep(args, engine: str, levels, questions, frame_s, progress) -> list[dict]
     records = []
     for n in levels:
         srv = None if args.url else ServerProcess("--model", args.model, "--device", args.device, "--max-sessions",
-                                                  str(n), "--engine", engine, "--codec-backend", args.codec_backend)
+                                                  str(n), "--engine", engine, "--codec-backend", args.codec_backend,
+                                                  *(["--threads", str(args.server_threads)] if args.server_threads else []))
         url = args.url or srv.url
         try:
             proc = psutil.Process(srv.proc.pid) if srv else None

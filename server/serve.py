@@ -25,6 +25,8 @@ def add_arguments(p):
     p.add_argument("--engine", choices=["batched", "serial"], default="batched",
                    help="serial: one session at a time, the benchmark's baseline")
     p.add_argument("--grace", type=float, default=5.0, help="seconds sessions get to finish on shutdown")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads for the engine (default: one per core); fewer leaves cores to other work")
     p.set_defaults(func=run)
 
 
@@ -51,6 +53,13 @@ async def serve_until_signal(args) -> int:
     if args.max_sessions < 1:
         print("antiphon: --max-sessions must be at least 1", file=sys.stderr)
         return 2
+    import torch
+
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"antiphon: --threads must be at least 1, got {args.threads}", file=sys.stderr)
+            return 2
+        torch.set_num_threads(args.threads)
     try:
         codec, model = load(args.model, args.codec, args.device, args.codec_backend)
     except (ValueError, FileNotFoundError) as e:
@@ -69,7 +78,7 @@ async def serve_until_signal(args) -> int:
     warn = "  [RANDOM WEIGHTS: the agent babbles; train or use the bundled model]" if random_weights else ""
     print(f"antiphon: serving http://{args.host}:{server.port}/ (WebSocket {server.port and '/ws'}) "
           f"model={model.name} codec={codec.name} {codec.sample_rate} Hz {codec.frame_rate:g} frames/s "
-          f"capacity={args.max_sessions} sessions{warn}", flush=True)
+          f"capacity={args.max_sessions} sessions threads={torch.get_num_threads()}{warn}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

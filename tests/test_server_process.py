@@ -2,6 +2,8 @@
 import asyncio
 import json
 import signal
+import subprocess
+import sys
 import time
 import urllib.request
 
@@ -22,8 +24,9 @@ def status_of(url):
 
 
 async def test_sigterm_drains_then_closes_going_away():
-    srv = ServerProcess("--model", "random:tiny", "--grace", "1.5")
+    srv = ServerProcess("--model", "random:tiny", "--grace", "1.5", "--threads", "1")
     try:
+        assert "threads=1" in srv.lines[-1]
         c = await AntiphonClient.connect(srv.url)
         await c.send_audio(np.zeros(640, np.float32))
         assert status_of(srv.http + "/readyz") == 200
@@ -40,6 +43,12 @@ async def test_sigterm_drains_then_closes_going_away():
         assert "shutting down" in srv.rest_of_output()
     finally:
         srv.stop()
+
+
+def test_bad_thread_count_is_refused_with_what_was_expected():
+    out = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--threads", "0", "--port", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--threads must be at least 1, got 0" in out.stderr
 
 
 async def test_recording_is_complete_after_kill_9(tmp_path):

@@ -20,6 +20,10 @@ from .speech import AGENT_VOICE, Voice, WordBank
 TEXT_LEAD = 1  # frames the text of a word comes before its audio: the word is "thought" first
 AGENT_WORD_GAP = 0.06  # seconds between the agent's words: one steady voice
 BARGE_IN_STOP = (1, 3)  # frames after the user starts talking over it that the agent is silent
+# Seconds from the end of the user's speech to the agent's first sound. Natural turn-taking is about
+# 200 ms; the streaming path adds one to two frames before that sound reaches the user, so the
+# agent learns the short end, which puts the heard gap (eval's response latency) under 300 ms.
+AGENT_GAP = (0.1, 0.2)
 
 
 @dataclasses.dataclass
@@ -69,6 +73,7 @@ class ConversationMaker:
         turns: list[Turn] = []
         at = self._seconds(rng, 0.2, 1.0)
         pending = None  # (exchange, pcm, onset) of a question that talked over the agent
+        tries = 0
         while True:
             if pending:
                 ex, u_pcm, at = pending
@@ -77,9 +82,14 @@ class ConversationMaker:
                 ex = sample_exchange(rng, split, intent=first_intent if not turns else None)
                 u_pcm, _ = self.user_utterance(ex.user, voice, rng)
             a_pcm, a_words = self.agent_utterance(ex.agent)
-            a_start = at + len(u_pcm) + self._seconds(rng, 0.15, 0.3)
+            a_start = at + len(u_pcm) + self._seconds(rng, *AGENT_GAP)
             if a_start + len(a_pcm) > n:
-                break  # only whole exchanges: a question is never left without its answer
+                # Only whole exchanges: a question is never left without its answer. A shorter
+                # one may still fit, so a conversation is not left empty by one long question.
+                tries += 1
+                if tries < 4:
+                    continue
+                break
             user[at: at + len(u_pcm)] += u_pcm
             turn = Turn(ex, at, at + len(u_pcm), a_start, a_start + len(a_pcm))
             # Barge-in: the next question starts while the agent is still talking, and the agent
@@ -90,7 +100,7 @@ class ConversationMaker:
                 onset = a_start + self._seconds(rng, 0.2, max(0.25, len(a_pcm) / self.rate - 0.2))
                 stop = (onset // self.frame_size + rng.randint(*BARGE_IN_STOP)) * self.frame_size
                 answer_len = len(self.agent_utterance(nxt.agent)[0])
-                if stop < turn.agent_end and onset + len(nxt_pcm) + int(0.3 * self.rate) + answer_len <= n:
+                if stop < turn.agent_end and onset + len(nxt_pcm) + int(AGENT_GAP[1] * self.rate) + answer_len <= n:
                     fade = min(self.rate // 100, stop - a_start)
                     a_pcm = a_pcm[: stop - a_start].copy()
                     a_pcm[len(a_pcm) - fade:] *= np.linspace(1, 0, fade, dtype=np.float32)

@@ -1,7 +1,7 @@
 """The assistant's skill set: intents, the user's paraphrases, and the one answer each request gets.
 
-Paraphrases are split once, by position, into those used for training and those kept aside for
-evaluation, so that held-out phrasings are never seen in training.
+Each intent has training cores, which training sentences wrap in optional openers and closers, and
+whole held-out phrasings kept aside for evaluation, never produced in training.
 """
 from __future__ import annotations
 
@@ -21,37 +21,94 @@ class Exchange:
     agent: str  # the answer, lower case words and spaces only
 
 
+# Words a user may put around a request. Training sentences wrap a request's core in these, so the
+# model learns that the core carries the meaning; held-out sentences are whole phrasings that no
+# wrapping of a training core produces (tests/test_data.py checks this by enumeration).
+OPENERS = ("please", "okay", "hey", "so", "antiphon", "hey antiphon", "excuse me", "um", "now", "tell me")
+CLOSERS = ("please", "for me", "antiphon", "now", "okay")
+OPENER_P, CLOSER_P = 0.45, 0.3
+
+# Sentences outside the skill set: subjects x predicates, and requests the agent cannot serve.
+_UNKNOWN_SUBJECTS = ("the weather", "my car", "the dog", "my friend", "the train", "this house", "the music",
+                     "my sister", "the coffee", "the garden")
+_UNKNOWN_PREDICATES = ("is purple", "is very late", "looks happy", "was here yesterday", "is too loud",
+                       "is broken", "is on the table", "smells good", "went home")
+_UNKNOWN_REQUESTS = ("open the window", "play some music", "turn on the light", "where is the station",
+                     "what time is it", "is it raining", "book a table", "call my sister", "bananas are yellow",
+                     "i like green apples", "close the door", "find my keys", "buy some bread")
+
+
 @dataclasses.dataclass(frozen=True)
 class Intent:
     name: str
-    train: tuple[str, ...]  # paraphrase templates for training; {a} {b} {n} {w} are slots
-    held_out: tuple[str, ...]  # never seen in training
+    train: tuple[str, ...]  # request cores for training; {a} {b} {n} {w} are slots
+    held_out: tuple[str, ...]  # whole phrasings never seen in training
+    wrapped: bool = True  # whether training puts OPENERS and CLOSERS around the core
+    weight: float = 1.0  # how often training draws it: requests with numbers to hear get more
 
-    def templates(self, split: str) -> tuple[str, ...]:
+    def sample(self, split: str, rng: random.Random) -> str:
+        """A phrasing template of this intent from `split` ('train' or 'eval')."""
         if split not in ("train", "eval"):
             raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
-        return self.train if split == "train" else self.held_out
+        if split == "eval":
+            return rng.choice(self.held_out)
+        words = [rng.choice(self.train)]
+        if self.wrapped and rng.random() < OPENER_P:
+            words.insert(0, rng.choice(OPENERS))
+        if self.wrapped and rng.random() < CLOSER_P:
+            words.append(rng.choice(CLOSERS))
+        return " ".join(words)
+
+    def train_phrasings(self) -> set[str]:
+        """Every template `sample('train')` can return."""
+        if not self.wrapped:
+            return set(self.train)
+        return {" ".join(w for w in (o, core, c) if w)
+                for core in self.train for o in ("",) + OPENERS for c in ("",) + CLOSERS}
 
 
 INTENTS: tuple[Intent, ...] = (
-    Intent("greeting", ("hello", "hi there", "good morning", "hey antiphon"), ("hello there", "good evening")),
-    Intent("name", ("what is your name", "who are you", "tell me your name"), ("what are you called",)),
-    Intent("how_are_you", ("how are you", "how are you doing", "how is it going"), ("are you doing well",)),
-    Intent("abilities", ("what can you do", "how can you help me", "what are you good at"),
-           ("what do you know how to do",)),
-    Intent("add", ("what is {a} plus {b}", "add {a} and {b}", "{a} plus {b}"), ("how much is {a} plus {b}",)),
-    Intent("subtract", ("what is {a} minus {b}", "take {b} from {a}", "{a} minus {b}"),
-           ("how much is {a} minus {b}",)),
-    Intent("multiply", ("what is {a} times {b}", "multiply {a} by {b}", "{a} times {b}"),
-           ("how much is {a} times {b}",)),
-    Intent("count", ("count to {n}", "please count to {n}", "count up to {n}"), ("can you count to {n}",)),
-    Intent("spell", ("spell {w}", "how do you spell {w}", "spell the word {w}"), ("can you spell {w}",)),
-    Intent("repeat", ("repeat {n}", "say {n}", "repeat the number {n}"), ("say the number {n} back",)),
-    Intent("thanks", ("thank you", "thanks a lot", "thanks"), ("thank you very much",)),
-    Intent("goodbye", ("goodbye", "bye now", "see you later"), ("talk to you later",)),
-    Intent("unknown", ("the weather is purple", "bananas are yellow", "open the window please",
-                       "my car is blue", "play some music", "where is the station"),
-           ("the sky is falling", "bring me a pizza")),
+    Intent("greeting", ("hello", "hi", "hi there", "hey there", "good morning", "good afternoon",
+                        "hello antiphon", "hi antiphon", "hey antiphon"),
+           ("hello there", "good evening", "okay hi"), wrapped=False),
+    Intent("name", ("what is your name", "who are you", "tell me your name", "your name", "what should i call you",
+                    "what do people call you", "what are you", "may i know your name"),
+           ("what do i call you", "and who are you", "what are you called")),
+    Intent("how_are_you", ("how are you", "how are you doing", "how is it going", "how do you feel",
+                           "are you okay", "how are things"),
+           ("are you doing well", "how are you feeling", "how is your day")),
+    Intent("abilities", ("what can you do", "how can you help me", "what are you good at", "what do you do",
+                         "what are your skills", "what can you help me with"),
+           ("what do you know how to do", "tell me what you can do", "how can you help")),
+    Intent("add", ("what is {a} plus {b}", "add {a} and {b}", "{a} plus {b}", "what do you get from {a} plus {b}",
+                   "calculate {a} plus {b}", "what does {a} plus {b} make", "what is the sum of {a} and {b}",
+                   "{a} plus {b} is what"),
+           ("how much is {a} plus {b}", "what would {a} plus {b} be"), weight=2.0),
+    Intent("subtract", ("what is {a} minus {b}", "take {b} from {a}", "{a} minus {b}", "calculate {a} minus {b}",
+                        "what does {a} minus {b} make", "what do you get from {a} minus {b}", "{a} minus {b} is what",
+                        "subtract {b} from {a}"),
+           ("how much is {a} minus {b}", "what would {a} minus {b} be"), weight=2.0),
+    Intent("multiply", ("what is {a} times {b}", "multiply {a} by {b}", "{a} times {b}", "calculate {a} times {b}",
+                        "what does {a} times {b} make", "what do you get from {a} times {b}", "{a} times {b} is what",
+                        "what is {a} multiplied by {b}"),
+           ("how much is {a} times {b}", "what would {a} times {b} be"), weight=2.0),
+    Intent("count", ("count to {n}", "count up to {n}", "count from one to {n}", "start counting to {n}",
+                     "let us count to {n}", "i want you to count to {n}", "count for me to {n}"),
+           ("can you count to {n}", "could you count up to {n}")),
+    Intent("spell", ("spell {w}", "how do you spell {w}", "spell the word {w}", "spell out {w}",
+                     "what is the spelling of {w}", "give me the spelling of {w}"),
+           ("can you spell {w}", "how is {w} spelled", "spell out the word {w}"), weight=1.5),
+    Intent("repeat", ("repeat {n}", "say {n}", "repeat the number {n}", "say the number {n}",
+                      "repeat after me {n}", "echo {n}", "please say {n} back"),
+           ("say the number {n} back", "can you repeat {n}", "repeat this number {n}"), weight=2.0),
+    Intent("thanks", ("thank you", "thanks a lot", "thanks", "thank you so much", "many thanks", "thanks antiphon",
+                      "thank you antiphon", "that is great thanks", "okay thank you"),
+           ("thank you very much", "okay thanks", "great thank you"), wrapped=False),
+    Intent("goodbye", ("goodbye", "bye now", "see you later", "bye", "bye bye", "goodbye antiphon",
+                       "i have to go now", "good night", "okay goodbye"),
+           ("talk to you later", "okay bye", "see you soon"), wrapped=False),
+    Intent("unknown", tuple(f"{s} {p}" for s in _UNKNOWN_SUBJECTS for p in _UNKNOWN_PREDICATES) + _UNKNOWN_REQUESTS,
+           ("the sky is falling", "bring me a pizza", "where is my phone", "it is cold outside"), wrapped=False),
 )
 INTENT_NAMES = tuple(i.name for i in INTENTS)
 
@@ -115,15 +172,18 @@ def all_answers() -> list[str]:
 
 
 def sample_exchange(rng: random.Random, split: str, intent: str | None = None) -> Exchange:
-    spec = rng.choice(INTENTS) if intent is None else INTENTS[INTENT_NAMES.index(intent)]
-    return _fill(spec.name, rng.choice(spec.templates(split)), rng)
+    if intent is None:
+        spec = rng.choices(INTENTS, weights=[i.weight for i in INTENTS])[0]
+    else:
+        spec = INTENTS[INTENT_NAMES.index(intent)]
+    return _fill(spec.name, spec.sample(split, rng), rng)
 
 
 def vocabulary() -> list[str]:
     """Every word a user or the agent can say (rendered once per voice)."""
     words: set[str] = set(NUMBERS) | set(SPELL_WORDS) | set("".join(SPELL_WORDS))
     for spec in INTENTS:
-        for t in spec.train + spec.held_out:
+        for t in spec.train + spec.held_out + OPENERS + CLOSERS:
             words |= {w for w in t.split() if not w.startswith("{")}
     for a in all_answers():
         words |= set(a.split())

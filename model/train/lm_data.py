@@ -16,7 +16,7 @@ from ..data.conversations import ConversationMaker
 from ..data.speech import user_voices
 
 SHARD = 64
-DATA_VERSION = 2  # bump when the conversations change
+DATA_VERSION = 3  # bump when the conversations change
 
 
 def codec_digest(codec_dir: Path) -> str:
