@@ -123,3 +123,25 @@ def test_answers_are_right_and_all_listed():
         ex = sample_exchange(rng, rng.choice(["train", "eval"]))
         assert ex.agent in listed, ex
     assert len(INTENTS) >= 12
+
+
+def test_answer_spans_find_each_answer_in_the_text_stream(maker):
+    """The training log's exact-answer score splits the text stream at the stored answer starts;
+    each span must hold exactly one turn's answer, interrupted ones cut where the agent stopped."""
+    from model.train.lm_recipe import answer_spans
+
+    voice = user_voices("train", 3, seed=0)[1]
+    checked = interrupted = 0
+    for seed in range(40):
+        conv = maker.make(200, voice, "train", seed=seed, barge_in=0.5)
+        spans = answer_spans(conv.answer_starts(FRAME) + [-1, -1], len(conv.text))
+        said = [bytes(t for t in conv.text[s].tolist() if t != ByteTokenizer.PAD).decode().strip() for s in spans]
+        assert len(said) == len(conv.turns)
+        for got, turn in zip(said, conv.turns):
+            if turn.interrupted:
+                interrupted += 1
+                assert got and turn.exchange.agent.startswith(got.rsplit(" ", 1)[0]), (got, turn.exchange.agent)
+            else:
+                assert got == turn.exchange.agent, (said, [t.exchange.agent for t in conv.turns])
+            checked += 1
+    assert checked > 30 and interrupted > 2

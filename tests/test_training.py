@@ -109,6 +109,7 @@ def test_lm_resume_equals_uninterrupted(cache, tiny_codec_dir, tmp_path):
     assert [r["step"] for r in losses] == list(range(1, 7)) and all(r["loss"] > 0 for r in losses)
     assert [r["step"] for r in losses if "heldout_text_acc" in r] == [2, 4, 6]
     assert all(0 <= r["heldout_text_acc"] <= 1 for r in losses if "heldout_text_acc" in r)
+    assert all(0 <= r["heldout_answer_exact"] <= 1 for r in losses if "heldout_text_acc" in r)
 
 
 def test_lm_under_torchrun_two_ranks_hold_identical_weights(cache, tiny_codec_dir, tmp_path):

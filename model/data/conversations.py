@@ -43,6 +43,11 @@ class Conversation:
     text: np.ndarray  # int64 [frames]: byte tokens, PAD where the agent says nothing new
     turns: list[Turn]
 
+    def answer_starts(self, frame_size: int) -> list[int]:
+        """The frame where each answer's text begins; an answer's text lies between its start and
+        the next answer's."""
+        return [max(t.agent_start // frame_size - TEXT_LEAD, 0) for t in self.turns]
+
 
 class ConversationMaker:
     def __init__(self, rate: int, frame_size: int, bank: WordBank | None = None):

@@ -17,6 +17,7 @@ from ..data.speech import user_voices
 
 SHARD = 64
 DATA_VERSION = 3  # bump when the conversations change
+MAX_ANSWERS = 16  # answer starts kept per conversation (8 s hold at most 6)
 
 
 def codec_digest(codec_dir: Path) -> str:
@@ -40,8 +41,8 @@ class Float32Encoder:
 
 def build(codec, codec_dir: Path, conversations: int, frames: int, seed: int, voices: int, split: str,
           root: Path, barge_in: float = 0.15, show: bool = True) -> dict:
-    """{"text": [N,T] int16, "agent": [N,K,T] int16, "user": [N,K,T] int16}, from the cache when
-    it is there."""
+    """{"text": [N,T] int16, "agent": [N,K,T] int16, "user": [N,K,T] int16, "answer_starts":
+    [N,MAX_ANSWERS] int16 (-1 past the last answer)}, from the cache when it is there."""
     key = f"v{DATA_VERSION}-{codec_digest(codec_dir)}-{split}-{frames}f-{voices}v-s{seed}-b{barge_in}"
     folder = root / key
     folder.mkdir(parents=True, exist_ok=True)
@@ -57,11 +58,15 @@ def build(codec, codec_dir: Path, conversations: int, frames: int, seed: int, vo
             convs = [maker.make(frames, pool[i % len(pool)], split,
                                 seed=random.Random(f"{seed}-{split}-{i}").randrange(2**31), barge_in=barge_in)
                      for i in range(first, min(first + SHARD, conversations))]
-            shard = {"text": torch.tensor(np.stack([c.text for c in convs])).to(torch.int16),
+            starts = torch.full((len(convs), MAX_ANSWERS), -1, dtype=torch.int16)
+            for row, c in enumerate(convs):
+                found = c.answer_starts(codec.frame_size)[:MAX_ANSWERS]
+                starts[row, :len(found)] = torch.tensor(found, dtype=torch.int16)
+            shard = {"text": torch.tensor(np.stack([c.text for c in convs])).to(torch.int16), "answer_starts": starts,
                      "user": encode([c.user for c in convs]),
                      "agent": encode([c.agent for c in convs])}
             tmp = file.with_suffix(".tmp")
             torch.save(shard, tmp)
             os.replace(tmp, file)
         shards.append(shard)
-    return {k: torch.cat([s[k] for s in shards])[:conversations] for k in ("text", "user", "agent")}
+    return {k: torch.cat([s[k] for s in shards])[:conversations] for k in ("text", "user", "agent", "answer_starts")}

@@ -58,7 +58,7 @@ def losses(forward, cfg, batch: dict, pad_weight: float) -> dict:
 @torch.no_grad()
 def held_out_accuracy(model: SpeechTransformer, data: dict, device) -> dict:
     """Teacher-forced accuracy on held-out voices and paraphrases: the text bytes the agent should
-    say (pad excluded) and its first codebook while it speaks."""
+    say (pad excluded), its first codebook while it speaks, and whole answers with every byte right."""
     model.eval()
     cfg = model.cfg
     text, agent, user = (data[k].long().to(device) for k in ("text", "agent", "user"))
@@ -73,7 +73,20 @@ def held_out_accuracy(model: SpeechTransformer, data: dict, device) -> dict:
         out["heldout_text_acc"] = (text_logits.argmax(-1) == text_t)[words].float().mean().item()
     if speaking.any():
         out["heldout_audio0_acc"] = (audio_logits[..., 0, :].argmax(-1) == audio_t[..., 0])[speaking].float().mean().item()
+    right = (text_logits.argmax(-1) == text_t) | ~words
+    answers = [bool(right[b, span].all()) for b in range(len(text_t))
+               for span in answer_spans(data["answer_starts"][b].tolist(), text_t.shape[1])
+               if words[b, span].any()]
+    if answers:
+        out["heldout_answer_exact"] = sum(answers) / len(answers)
     return out
+
+
+def answer_spans(starts: list[int], frames: int) -> list[slice]:
+    """Each answer's frames in one conversation's text stream: from its start to the next one's
+    (`starts` as lm_data stores them, -1 past the last)."""
+    starts = [s for s in starts if s >= 0]
+    return [slice(a, b) for a, b in zip(starts, starts[1:] + [frames])]
 
 
 def silence_codes(codec) -> torch.Tensor:
@@ -121,7 +134,7 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     while step < settings["steps"] and not run.stopping:
         rng = random.Random(f"{settings['seed']}-{step}-{rank}")
         idx = torch.tensor([rng.randrange(n) for _ in range(settings["batch"])])
-        batch = {k: v[idx].long().to(device) for k, v in data.items()}
+        batch = {k: data[k][idx].long().to(device) for k in ("text", "agent", "user")}
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, settings)
         result = losses(wrapped, cfg, batch, settings["pad_weight"])
