@@ -92,6 +92,18 @@ def test_resume_refuses_other_settings(cache, tmp_path):
         train(out=tmp_path, steps=2, config="tiny", batch=3, voices=2)
 
 
+def test_codec_run_can_start_from_a_trained_codec(cache, tiny_codec_dir, tmp_path):
+    from model.train.codec_recipe import train
+
+    train(out=tmp_path / "init", steps=1, config="tiny", batch=2, voices=2, lr=1e-12, init=str(tiny_codec_dir))
+    start, after = _weights(tiny_codec_dir), _weights(tmp_path / "init" / "codec")
+    assert all(torch.allclose(start[k].float(), after[k].float(), atol=1e-6) for k in start if "embed" not in k)
+    assert json.loads((tmp_path / "init" / "settings.json").read_text())["init"] == str(tiny_codec_dir)
+    other = save_checkpoint(build_modules(CODEC_CONFIGS["small"], seed=0), CODEC_CONFIGS["small"], tmp_path / "small")
+    with pytest.raises(ValueError, match="is a small codec; this run trains tiny"):
+        train(out=tmp_path / "wrong", steps=1, config="tiny", batch=2, voices=2, init=str(other))
+
+
 def test_lm_resume_equals_uninterrupted(cache, tiny_codec_dir, tmp_path):
     from model.train.lm_recipe import train
 
@@ -110,6 +122,10 @@ def test_lm_resume_equals_uninterrupted(cache, tiny_codec_dir, tmp_path):
     assert [r["step"] for r in losses if "heldout_text_acc" in r] == [2, 4, 6]
     assert all(0 <= r["heldout_text_acc"] <= 1 for r in losses if "heldout_text_acc" in r)
     assert all(0 <= r["heldout_answer_exact"] <= 1 for r in losses if "heldout_text_acc" in r)
+    # a new run can start from the trained weights (what a later session does with the bundle)
+    train(out=tmp_path / "init", steps=1, init=str(tmp_path / "whole" / "lm"), **{**common, "lr": 1e-12})
+    c = _weights(tmp_path / "init" / "lm")
+    assert all(torch.allclose(a[k].float(), c[k].float(), atol=1e-6) for k in a)
 
 
 def test_lm_under_torchrun_two_ranks_hold_identical_weights(cache, tiny_codec_dir, tmp_path):

@@ -17,6 +17,8 @@ def add_arguments(p) -> None:
     p.add_argument("--config", help="codec: codec config (small); lm: model config (small)")
     p.add_argument("--codec", help="lm, bundle: the trained codec checkpoint whose tokens the model reads and writes")
     p.add_argument("--lm", help="bundle: the trained model checkpoint")
+    p.add_argument("--init", help="codec, lm: start a new run from this checkpoint's weights "
+                                  "(e.g. model/bundled/codec or model/bundled/lm) instead of random ones")
     p.add_argument("--sampling", type=json.loads, help="bundle: sampling defaults as JSON, e.g. "
                    "'{\"audio_temperature\": 0.5}'")
     p.add_argument("--conversations", type=int, help="lm: how many conversations to render and tokenize")
@@ -32,7 +34,7 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     common = dict(out=args.out, steps=args.steps, device=args.device, save_seconds=args.save_seconds,
                   every_rank_saves=args.every_rank_saves, seed=args.seed, batch=args.batch, lr=args.lr,
-                  config=args.config, voices=args.voices)
+                  config=args.config, voices=args.voices, init=args.init)
     if args.what == "bundle":
         from .bundle import write_bundle
         if not (args.codec and args.lm):

@@ -24,7 +24,7 @@ import torchaudio
 from tqdm import tqdm
 
 from codec.architecture import CONFIGS, build_modules
-from codec.checkpoint import save_checkpoint
+from codec.checkpoint import load_checkpoint as load_codec_checkpoint, save_checkpoint
 
 from ..data.augment import augment
 from ..data.skills import vocabulary
@@ -126,6 +126,16 @@ def held_out_stoi(trainer: CodecTrainer, wav: torch.Tensor, n_q: int) -> float:
     return float(sum(stoi(w[0].numpy(), o[0].numpy(), rate) for w, o in zip(wav, out)) / len(wav))
 
 
+def init_from(trainer: CodecTrainer, path: str, config) -> None:
+    """A fresh run starts from a trained codec's weights and codebooks (the bundle's, say); the
+    optimizer starts anew."""
+    found, modules = load_codec_checkpoint(path)
+    if found.to_dict() != config.to_dict():
+        raise ValueError(f"--init {path} is a {found.name} codec; this run trains {config.name}")
+    trainer.codec.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                   for k, v in modules.state_dict().items()})
+
+
 def sync_codebooks(trainer: CodecTrainer) -> None:
     """EMA codebook statistics averaged over ranks (encodec leaves them per rank); EMA is linear in
     the batch statistics, so the average is the EMA of the whole distributed batch."""
@@ -151,6 +161,8 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     losses = SpectralLoss(config.sample_rate, settings["mel_scales"]).to(device)
     optimizer = torch.optim.Adam(trainer.parameters(), lr=settings["lr"], betas=(0.5, 0.9))
     start = run.resume(trainer, optimizer)
+    if start == 0 and settings.get("init"):
+        init_from(trainer, settings["init"], config)
     model = torch.nn.parallel.DistributedDataParallel(trainer) if world > 1 else trainer
     data = SpeechSegments(config.sample_rate, settings["voices"], settings["seed"])
     samples = int(settings["seconds"] * config.sample_rate) // config.frame_size * config.frame_size

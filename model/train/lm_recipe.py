@@ -20,7 +20,7 @@ from codec.checkpoint import FORMAT as CODEC_FORMAT
 from codec.checkpoint import FORMAT_VERSION as CODEC_FORMAT_VERSION
 from codec.checkpoint import read_meta
 
-from ..checkpoint import save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import CONFIGS
 from ..layout import IGNORE, step_inputs, targets
 from ..tokenizer import ByteTokenizer
@@ -89,6 +89,16 @@ def answer_spans(starts: list[int], frames: int) -> list[slice]:
     return [slice(a, b) for a, b in zip(starts, starts[1:] + [frames])]
 
 
+def init_from(model: SpeechTransformer, path: str) -> None:
+    """A fresh run starts from a trained model's weights (the bundle's, say), on this run's codec."""
+    found, _ = load_checkpoint(path)
+    if found.cfg != model.cfg:
+        raise ValueError(f"--init {path} is a {found.cfg.name} model with another shape; this run trains {model.cfg.name}")
+    silence = model.silence_codes.clone()
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in found.state_dict().items()})
+    model.silence_codes.copy_(silence)  # this run's codec's silence, not the one it was trained on
+
+
 def silence_codes(codec) -> torch.Tensor:
     """The codes of a steady silence (what the agent's channel carries while it listens)."""
     codes = codec.encode(torch.zeros(1, 1, codec.frame_size * 8))
@@ -125,6 +135,8 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     model.silence_codes.copy_(silence_codes(codec))
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], betas=(0.9, 0.95), weight_decay=0.1)
     start = run.resume(model, optimizer)
+    if start == 0 and settings.get("init"):
+        init_from(model, settings["init"])
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     restore_signals = run.begin(save_seconds)
     bar = tqdm(total=settings["steps"], initial=start, disable=not run.main, desc="lm", unit="step")

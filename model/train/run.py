@@ -42,6 +42,8 @@ class TrainRun:
             recorded = self.out / "settings.json"
             if recorded.is_file():
                 old = json.loads(recorded.read_text())
+                if settings.get("init") is None and old.get("init"):  # --init only matters at step 0
+                    settings["init"] = old["init"]
                 changed = {k: (old.get(k), v) for k, v in settings.items()
                            if k not in ("steps", "device") and old.get(k) != v}
                 if changed:
