@@ -168,6 +168,8 @@ def sweep(args, engine: str, levels, questions, frame_s, progress) -> list[dict]
             sampler = RssSampler(proc, args.rss_every) if proc else None
             rec = asyncio.run(run_level(url, n, args.seconds, questions))
             if proc:
+                threads = re.search(r"threads=(\d+)", srv.lines[-1])
+                rec["server_threads"] = int(threads.group(1)) if threads else None
                 rec["server_cpu_percent"] = proc.cpu_percent()
                 rec["server_rss_mib"] = proc.memory_info().rss / 2**20
                 rec.update(sampler.finish())
@@ -236,6 +238,7 @@ def main(args) -> int:
     batched = [r for r in records if r["engine"] == "batched"]
     serial = [r for r in records if r["engine"] == "serial"]
     summary = {"model": args.model, "device": args.device, "seconds": args.seconds, "frame_s": frame_s,
+               "codec_backend": args.codec_backend,
                "records": records, "max_realtime_sessions": max_realtime(batched),
                "baseline_max_realtime_sessions": max_realtime(serial) if serial else None,
                "date": time.strftime("%Y-%m-%d %H:%M")}

@@ -36,7 +36,7 @@ def test_realtime_rule():
 
 def test_smoke_run_writes_every_field(tmp_path):
     r = subprocess.run([sys.executable, "-m", "server.cli", "bench", "--model", "random:tiny", "--sessions", "1,2",
-                        "--seconds", "3", "--rss-every", "0.5", "--out", str(tmp_path)], capture_output=True, text=True, timeout=240)
+                        "--seconds", "3", "--rss-every", "0.5", "--server-threads", "1", "--out", str(tmp_path)], capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stdout + r.stderr
     summary = json.loads((tmp_path / "bench.json").read_text())
     assert {"max_realtime_sessions", "baseline_max_realtime_sessions", "records"} <= set(summary)
@@ -47,6 +47,7 @@ def test_smoke_run_writes_every_field(tmp_path):
                     "tick_mean_s", "input_underruns", "server_cpu_percent", "server_rss_mib", "realtime"):
             assert key in rec, key
         assert set(rec["frame_latency_s"]) == {"p50", "p95", "p99", "max"}
+        assert rec["server_threads"] == 1  # --server-threads reached the spawned server
         assert rec["frame_latency_s"]["p50"] > 0 and rec["ticks"] > 0
         times = [t for t, _ in rec["rss_samples"]]
         assert len(times) >= 5 and times == sorted(times) and all(m > 50 for _, m in rec["rss_samples"])
