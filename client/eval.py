@@ -82,12 +82,16 @@ async def ask(url: str, q: dict, sampling: dict | None = None) -> dict:
     task = asyncio.create_task(send())
     index = None
     said: list[str] = []
+    drained = False  # an underrun after the last frame was sent: the server has taken all the input
     try:
-        while not (task.done() and (out and max(out) >= frames - 1)):
+        # The server may skip a backlog of quiet frames (docs/protocol.md), so the last frame's
+        # output need not come; an underrun after the sending ends says the input is all consumed.
+        while not (task.done() and ((out and max(out) >= frames - 1) or drained)):
             msg = await client.recv(timeout=10)
             if isinstance(msg, dict):
                 if msg.get("type") == "frame":
                     index = msg["input_index"]
+                    drained = index is None and task.done()
                 elif msg.get("type") == "text":
                     said.append(msg["text"])
                 continue
