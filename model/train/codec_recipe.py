@@ -132,8 +132,7 @@ def init_from(trainer: CodecTrainer, path: str, config) -> None:
     found, modules = load_codec_checkpoint(path)
     if found.to_dict() != config.to_dict():
         raise ValueError(f"--init {path} is a {found.name} codec; this run trains {config.name}")
-    trainer.codec.load_state_dict({k: v.float() if v.is_floating_point() else v
-                                   for k, v in modules.state_dict().items()})
+    trainer.codec.load_state_dict(modules.state_dict())  # float32: the checkpoint loader built them so
 
 
 def sync_codebooks(trainer: CodecTrainer) -> None:
