@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data import INTENTS, ConversationMaker, all_answers, sample_exchange, user_voices
+from model.data import INTENTS, UtteranceMaker, all_answers, sample_exchange, user_voices
 
 from .bench_stats import percentiles
 from .connection import AntiphonClient, pcm16_to_float
@@ -44,7 +44,7 @@ def add_arguments(p):
 def questions(rate: int, frame_size: int, per_intent: int, seed: int, paraphrases: str = "eval") -> list[dict]:
     """Questions in held-out voices (with held-out paraphrases unless told otherwise), each with
     silence before and after, balanced over intents."""
-    maker = ConversationMaker(rate, frame_size)
+    maker = UtteranceMaker(rate, frame_size)
     voices = user_voices("eval", 10, seed)
     rng = random.Random(seed)
     out = []

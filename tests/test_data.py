@@ -1,35 +1,85 @@
-"""The synthetic conversations: determinism, word alignment, barge-in, and the held-out split."""
+"""The synthetic conversations: determinism, word alignment, barge-in, and the held-out split.
+
+Conversations are assembled from tokenized utterances; these tests tokenize with a real codec of the
+tiny config (random weights: what is checked is where codes go, not how they sound)."""
 import random
 
 import numpy as np
 import pytest
 
-from model.data import INTENTS, ConversationMaker, WordBank, all_answers, answer, sample_exchange, user_voices
-from model.data.conversations import AGENT_GAP, BARGE_IN_STOP, TEXT_LEAD
+from codec import load_codec
+from codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
+from codec.checkpoint import save_checkpoint
+from model.data import INTENTS, UtteranceMaker, WordBank, all_answers, answer, assemble, sample_exchange, user_voices
+from model.data.conversations import AGENT_GAP, BARGE_IN_STOP
 from model.data.speech import AGENT_VOICE, EVAL_VARIANTS, TRAIN_VARIANTS
+from model.data.utterances import TEXT_LEAD
 from model.tokenizer import ByteTokenizer
+from model.train import lm_data
+from model.train.lm_recipe import answer_spans, silence_codes
 
 RATE, FRAME = 16000, 640
 
 
 @pytest.fixture(scope="module")
-def maker(tmp_path_factory):
-    return ConversationMaker(RATE, FRAME, WordBank(RATE, tmp_path_factory.mktemp("speech")))
+def cache(tmp_path_factory, monkeypatch_module):
+    path = tmp_path_factory.mktemp("antiphon-cache")
+    monkeypatch_module.setenv("ANTIPHON_CACHE", str(path))
+    return path
 
 
-def test_same_seed_same_conversation_other_seed_differs(maker):
-    voice = user_voices("train", 2, seed=0)[0]
-    a, b = maker.make(200, voice, "train", seed=7), maker.make(200, voice, "train", seed=7)
-    assert np.array_equal(a.user, b.user) and np.array_equal(a.agent, b.agent) and np.array_equal(a.text, b.text)
-    c = maker.make(200, voice, "train", seed=8)
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+@pytest.fixture(scope="module")
+def maker(cache):
+    return UtteranceMaker(RATE, FRAME, WordBank(RATE, cache / "speech"))
+
+
+@pytest.fixture(scope="module")
+def codec_dir(cache):
+    return save_checkpoint(build_modules(CODEC_CONFIGS["tiny"], seed=0), CODEC_CONFIGS["tiny"], cache / "codec")
+
+
+@pytest.fixture(scope="module")
+def bank(codec_dir, cache):
+    codec = load_codec(codec_dir)
+    assert (codec.sample_rate, codec.frame_size) == (RATE, FRAME)
+    return lm_data.build_bank(codec, codec_dir, silence_codes(codec).numpy(), 8, 0, 3, "train", cache / "data",
+                              show=False)
+
+
+def test_same_seed_same_bank_and_conversation_other_seed_differs(bank, codec_dir, tmp_path, monkeypatch):
+    a, b = assemble(bank, 200, random.Random(7)), assemble(bank, 200, random.Random(7))
+    assert all(np.array_equal(getattr(a, k), getattr(b, k)) for k in ("text", "user", "agent"))
+    c = assemble(bank, 200, random.Random(8))
     assert not np.array_equal(a.user, c.user)
-    # From a fresh word bank (espeak-ng again, not the cache) the audio is the same.
-    fresh = ConversationMaker(RATE, FRAME, WordBank(RATE, maker.bank.root / "again"))
-    assert np.array_equal(fresh.make(200, voice, "train", seed=7).agent, a.agent)
+    # Rendered again by espeak-ng and encoded again (a fresh cache), the bank is the same.
+    monkeypatch.setenv("ANTIPHON_CACHE", str(tmp_path))
+    codec = load_codec(codec_dir)
+    again = lm_data.build_bank(codec, codec_dir, bank.silence, 8, 0, 3, "train", tmp_path / "data", show=False)
+    assert len(again.questions) == len(bank.questions) == 24
+    assert all(np.array_equal(x, y) for x, y in zip(again.questions + again.answers, bank.questions + bank.answers))
+
+
+def test_an_utterance_encodes_the_same_alone_or_beside_a_longer_one(codec_dir):
+    """Utterances are encoded in padded batches; the codec is causal, so padding after one must not
+    change its codes."""
+    codec = load_codec(codec_dir)
+    encode = lm_data.Float32Encoder(codec)
+    rng = np.random.default_rng(0)
+    short, long = rng.standard_normal(5000).astype(np.float32) * .1, rng.standard_normal(30000).astype(np.float32) * .1
+    alone, frames = lm_data.encode_utterances(encode, [short], [100], FRAME, None, RATE)
+    both, _ = lm_data.encode_utterances(encode, [short, long], [100, 7], FRAME, None, RATE)
+    assert frames == [-(-5100 // FRAME)] and alone[0].shape[1] == frames[0] + lm_data.TAIL
+    assert np.array_equal(alone[0], both[0])
 
 
 def _words_in_text(text):
-    """(word, first frame) runs of non-pad bytes in the text stream."""
+    """(word, first index) runs of non-pad bytes in a text stream."""
     out, cur, start = [], [], None
     for f, t in enumerate(text.tolist() + [ByteTokenizer.PAD]):
         if t == ByteTokenizer.PAD or t == ord(" "):
@@ -42,59 +92,102 @@ def _words_in_text(text):
     return out
 
 
-def test_text_is_aligned_to_the_agents_audio_word_by_word(maker):
-    voice = user_voices("train", 3, seed=0)[1]
+def test_answer_text_is_aligned_to_its_audio_word_by_word(maker):
     checked = 0
-    for seed in range(6):
-        conv = maker.make(250, voice, "train", seed=seed, barge_in=0.0)
-        words = _words_in_text(conv.text)
-        said = " ".join(t.exchange.agent for t in conv.turns).split()
-        assert [w for w, _ in words] == said
-        starts = [turn.agent_start + s for turn in conv.turns
-                  for _, s, _ in maker.agent_utterance(turn.exchange.agent)[1]]
-        for (word, frame), start in zip(words, starts):
-            # The word's audio begins at `start` (silence just before it), and its text begins
-            # TEXT_LEAD frames earlier, or up to TEXT_LEAD frames later when the previous word's
-            # bytes are still being written.
-            assert np.abs(conv.agent[start: start + 400]).max() > 1e-3 and not conv.agent[start - 160: start].any()
+    for said in all_answers():
+        pcm, spans = maker.agent_utterance(said)
+        text = maker.answer_text(spans)
+        words = _words_in_text(text)
+        assert [w for w, _ in words] == said.split()
+        for (word, index), (_, start, _) in zip(words, spans):
+            # The word's audio begins at `start` (silence just before it); its text begins TEXT_LEAD
+            # frames earlier, or up to TEXT_LEAD frames later while the previous word's bytes are written.
+            assert np.abs(pcm[start: start + 400]).max() > 1e-3 and not pcm[max(start - 160, 0): start].any()
+            frame = index - TEXT_LEAD
             assert start // FRAME - TEXT_LEAD <= frame <= start // FRAME, (word, frame, start // FRAME)
             checked += 1
-        for turn in conv.turns:  # the agent listens in silence while the user speaks
-            assert not conv.agent[turn.user_start: turn.user_end].any()
-            assert AGENT_GAP[0] * RATE <= turn.agent_start - turn.user_end <= AGENT_GAP[1] * RATE
-    assert checked > 10
+    assert checked > 100
 
 
-def test_agent_stops_within_a_few_frames_when_talked_over(maker):
-    voice = user_voices("train", 3, seed=0)[2]
-    found = 0
+def _agent_after(bank, turn, frames: int) -> np.ndarray:
+    """What the agent's channel holds after an answer starts: its codes (cut where it was
+    interrupted), then its last frame held."""
+    codes = bank.answers[bank.answer_of[turn.question]]
+    if turn.interrupted:
+        codes = np.concatenate([codes[:, : turn.agent_end - turn.agent_start], codes[:, -1:]], axis=1)
+    pad = max(frames - codes.shape[1], 0)
+    return np.concatenate([codes, np.repeat(codes[:, -1:], pad, axis=1)], axis=1)[:, :frames]
+
+
+def _check_turns(bank, conv):
+    """Where every turn's codes and text lie; returns how many turns were interrupted."""
+    interrupted = 0
+    T = conv.text.shape[0]
+    for i, turn in enumerate(conv.turns):
+        nxt = conv.turns[i + 1] if i + 1 < len(conv.turns) else None
+        q, a = turn.question, bank.answer_of[turn.question]
+        speech = bank.speech_frames[q]
+        n = min(bank.questions[q].shape[1], (nxt.user_start if nxt else T) - turn.user_start, T - turn.user_start)
+        assert np.array_equal(conv.user[:, turn.user_start: turn.user_start + n], bank.questions[q][:, :n])
+        # the agent answers after a short gap, in full unless talked over
+        gap = turn.agent_start - (turn.user_start + speech)
+        assert int(AGENT_GAP[0] * bank.frame_rate) <= gap <= int(AGENT_GAP[1] * bank.frame_rate)
+        until = nxt.agent_start if nxt else T
+        assert np.array_equal(conv.agent[:, turn.agent_start: until], _agent_after(bank, turn, until - turn.agent_start))
+        assert turn.interrupted or turn.agent_end - turn.agent_start == bank.answer_speech_frames[a]
+        # while the user asks, the agent's channel holds its last answer's tail or a fresh stream's silence
+        asking = conv.agent[:, turn.user_start: turn.agent_start]
+        if i == 0:
+            assert (asking == bank.silence[:, None]).all()
+        else:
+            prev = conv.turns[i - 1]
+            assert np.array_equal(asking, _agent_after(bank, prev, turn.agent_start - prev.agent_start)
+                                  [:, turn.user_start - prev.agent_start:])
+            assert prev.interrupted or turn.user_start >= prev.agent_end  # talks over the agent only to interrupt
+        if turn.interrupted:
+            interrupted += 1
+            assert nxt is not None and nxt.user_start < turn.agent_start + bank.answer_speech_frames[a]
+            assert BARGE_IN_STOP[0] <= turn.agent_end - nxt.user_start <= BARGE_IN_STOP[1]
+            assert (conv.text[turn.agent_end: nxt.agent_start - TEXT_LEAD] == ByteTokenizer.PAD).all()
+    assert not conv.turns[-1].interrupted  # the last question is answered, not cut off
+    return interrupted
+
+
+def test_conversations_place_questions_answers_and_text(bank):
+    turns = interrupted = 0
     for seed in range(40):
-        conv = maker.make(250, voice, "train", seed=seed, barge_in=1.0)
-        for turn, nxt in zip(conv.turns, conv.turns[1:]):
-            if not turn.interrupted:
-                continue
-            found += 1
-            onset_frame = nxt.user_start // FRAME
-            assert nxt.user_start < turn.agent_start + len(maker.agent_utterance(turn.exchange.agent)[0])
-            assert BARGE_IN_STOP[0] <= turn.agent_end // FRAME - onset_frame <= BARGE_IN_STOP[1]
-            assert not conv.agent[turn.agent_end:nxt.agent_start].any()
-            assert (conv.text[turn.agent_end // FRAME: nxt.agent_start // FRAME - TEXT_LEAD] == ByteTokenizer.PAD).all()
-    assert found >= 3
+        conv = assemble(bank, 300, random.Random(seed), barge_in=0.5)
+        assert conv.user.shape == conv.agent.shape == (bank.silence.shape[0], 300) and conv.text.shape == (300,)
+        assert conv.turns and conv.turns[-1].agent_end <= 300
+        interrupted += _check_turns(bank, conv)
+        turns += len(conv.turns)
+    assert turns > 60 and interrupted > 3
 
 
-def test_every_question_is_answered_in_full(maker):
-    voice = user_voices("train", 3, seed=0)[0]
-    for seed in range(30):
-        conv = maker.make(200, voice, "train", seed=seed, barge_in=0.5)
-        said = [w for w, _ in _words_in_text(conv.text)]
-        planned = [w for t in conv.turns for w in t.exchange.agent.split()]
-        for turn in conv.turns:
-            assert turn.agent_end <= len(conv.agent)
-            if not turn.interrupted:  # a whole answer, inside the conversation
-                assert turn.agent_end - turn.agent_start == len(maker.agent_utterance(turn.exchange.agent)[0])
-        assert not conv.turns[-1].interrupted  # the last question is answered, not cut off
-        # words are whole, or cut where the agent was interrupted or the next word begins
-        assert all(any(p.startswith(w) for p in planned) for w in said), (said, planned)
+def test_answer_spans_find_each_answer_in_the_text_stream(bank):
+    """The training log's exact-answer score splits the text stream at the stored answer starts;
+    each span must hold exactly one turn's answer, interrupted ones cut where the agent stopped."""
+    answers = all_answers()
+    held = lm_data.conversations(bank, 1, 300, random.Random(1), barge_in=0.5)
+    checked = interrupted = 0
+    for seed in range(40):
+        conv = assemble(bank, 300, random.Random(seed), barge_in=0.5)
+        spans = answer_spans(conv.answer_starts() + [-1, -1], len(conv.text))
+        said = [bytes(t for t in conv.text[s].tolist() if t != ByteTokenizer.PAD).decode().strip() for s in spans]
+        assert len(said) == len(conv.turns)
+        for got, turn in zip(said, conv.turns):
+            planned = answers[bank.answer_of[turn.question]]
+            if turn.interrupted:
+                interrupted += 1
+                assert got and planned.startswith(got.rsplit(" ", 1)[0]), (got, planned)
+            else:
+                assert got == planned, (said, planned)
+            checked += 1
+    assert checked > 60 and interrupted > 3
+    # the batch form keeps the same starts, padded with -1
+    first = assemble(bank, 300, random.Random(1), barge_in=0.5)
+    row = held["answer_starts"][0].tolist()
+    assert row[: len(first.turns)] == first.answer_starts() and set(row[len(first.turns):]) <= {-1}
 
 
 def test_held_out_voices_and_paraphrases_never_appear_in_training():
@@ -125,23 +218,3 @@ def test_answers_are_right_and_all_listed():
     assert len(INTENTS) >= 12
 
 
-def test_answer_spans_find_each_answer_in_the_text_stream(maker):
-    """The training log's exact-answer score splits the text stream at the stored answer starts;
-    each span must hold exactly one turn's answer, interrupted ones cut where the agent stopped."""
-    from model.train.lm_recipe import answer_spans
-
-    voice = user_voices("train", 3, seed=0)[1]
-    checked = interrupted = 0
-    for seed in range(40):
-        conv = maker.make(200, voice, "train", seed=seed, barge_in=0.5)
-        spans = answer_spans(conv.answer_starts(FRAME) + [-1, -1], len(conv.text))
-        said = [bytes(t for t in conv.text[s].tolist() if t != ByteTokenizer.PAD).decode().strip() for s in spans]
-        assert len(said) == len(conv.turns)
-        for got, turn in zip(said, conv.turns):
-            if turn.interrupted:
-                interrupted += 1
-                assert got and turn.exchange.agent.startswith(got.rsplit(" ", 1)[0]), (got, turn.exchange.agent)
-            else:
-                assert got == turn.exchange.agent, (said, [t.exchange.agent for t in conv.turns])
-            checked += 1
-    assert checked > 30 and interrupted > 2

@@ -11,7 +11,7 @@ import pytest
 from client.eval import intent_of, markdown, report
 from client.judge import AnswerJudge, word_distance
 from model.data import all_answers
-from model.data.conversations import ConversationMaker
+from model.data import UtteranceMaker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +22,7 @@ def judge():
 
 
 def test_judge_hears_the_agents_voice_saying_each_answer(judge):
-    maker = ConversationMaker(16000, 640)
+    maker = UtteranceMaker(16000, 640)
     heard = {}
     for answer in all_answers():
         pcm, _ = maker.agent_utterance(answer)
@@ -38,7 +38,7 @@ def test_judge_hears_the_agents_voice_saying_each_answer(judge):
 
 
 def test_judge_resamples_and_takes_the_nearest_answer(judge):
-    maker = ConversationMaker(16000, 640)
+    maker = UtteranceMaker(16000, 640)
     pcm, _ = maker.agent_utterance("my name is antiphon")
     import soxr
 

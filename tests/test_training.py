@@ -107,7 +107,7 @@ def test_codec_run_can_start_from_a_trained_codec(cache, tiny_codec_dir, tmp_pat
 def test_lm_resume_equals_uninterrupted(cache, tiny_codec_dir, tmp_path):
     from model.train.lm_recipe import train
 
-    common = dict(config="tiny", codec=str(tiny_codec_dir), batch=2, conversations=8, frames=120, voices=2,
+    common = dict(config="tiny", codec=str(tiny_codec_dir), batch=2, questions=6, frames=120, voices=2,
                   warmup=2, held_out=4, eval_every=2)
     whole = train(out=tmp_path / "whole", steps=6, **common)
     train(out=tmp_path / "split", steps=3, **common)
@@ -132,7 +132,7 @@ def test_lm_under_torchrun_two_ranks_hold_identical_weights(cache, tiny_codec_di
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "server.cli", "train", "lm", "--config", "tiny", "--codec", str(tiny_codec_dir), "--steps", "3",
-           "--batch", "2", "--conversations", "8", "--frames", "120", "--voices", "2", "--out", str(out),
+           "--batch", "2", "--questions", "6", "--frames", "120", "--voices", "2", "--out", str(out),
            "--every-rank-saves"]
     done = subprocess.run(cmd, env={**_env(cache), "ANTIPHON_DDP_BACKEND": "gloo"}, cwd=ROOT,
                           capture_output=True, text=True, timeout=300)

@@ -21,7 +21,8 @@ def add_arguments(p) -> None:
                                   "(e.g. model/bundled/codec or model/bundled/lm) instead of random ones")
     p.add_argument("--sampling", type=json.loads, help="bundle: sampling defaults as JSON, e.g. "
                    "'{\"audio_temperature\": 0.5}'")
-    p.add_argument("--conversations", type=int, help="lm: how many conversations to render and tokenize")
+    p.add_argument("--questions", type=int, help="lm: questions each training voice asks (rendered and "
+                   "tokenized once; every batch assembles new conversations from them)")
     p.add_argument("--frames", type=int, help="lm: frames per conversation")
     p.add_argument("--voices", type=int, help="how many training voices to render")
     p.add_argument("--save-seconds", type=float, default=1.0,
@@ -46,6 +47,6 @@ def main(args) -> int:
         result = train(**common)
     else:
         from .lm_recipe import train
-        result = train(**common, codec=args.codec, conversations=args.conversations, frames=args.frames)
+        result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames)
     print(json.dumps(result))
     return 0

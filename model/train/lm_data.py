@@ -1,5 +1,11 @@
-"""Tokenized conversations for the language model: rendered, encoded by the trained codec, and
-cached in shards (a kill loses at most the shard being written)."""
+"""Tokenized utterances for the language model, and conversations assembled from them.
+
+Each training voice asks its questions once, rendered, augmented and encoded by the trained codec;
+the agent's answers are encoded once. Training assembles new conversations from these tokens at
+every step (model/data/conversations.py), so the data does not run out, and encoding (the cost on
+a CPU) is paid once per question rather than once per conversation. Cached on disk per voice: a
+kill loses at most the voice being encoded.
+"""
 from __future__ import annotations
 
 import copy
@@ -12,12 +18,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data.conversations import ConversationMaker
-from ..data.speech import user_voices
+from ..data import TokenBank, UtteranceMaker, all_answers, assemble, sample_exchange, user_voices
+from ..data.augment import augment
 
-SHARD = 64
-DATA_VERSION = 3  # bump when the conversations change
-MAX_ANSWERS = 16  # answer starts kept per conversation (8 s hold at most 6)
+DATA_VERSION = 4  # bump when the utterances change
+LEAD = 6  # frames of silence encoded before an utterance: the encoder has settled after 5
+TAIL = 20  # frames encoded after speech: the encoder settles into its silence after about 17
+ENCODE_BATCH = 32
+MAX_ANSWERS = 16  # answer starts kept per held-out conversation
 
 
 def codec_digest(codec_dir: Path) -> str:
@@ -39,34 +47,82 @@ class Float32Encoder:
         return self.quantizer.vq.encode(emb, n_q=self.num_codebooks).transpose(0, 1).to(torch.int16)
 
 
-def build(codec, codec_dir: Path, conversations: int, frames: int, seed: int, voices: int, split: str,
-          root: Path, barge_in: float = 0.15, show: bool = True) -> dict:
-    """{"text": [N,T] int16, "agent": [N,K,T] int16, "user": [N,K,T] int16, "answer_starts":
-    [N,MAX_ANSWERS] int16 (-1 past the last answer)}, from the cache when it is there."""
-    key = f"v{DATA_VERSION}-{codec_digest(codec_dir)}-{split}-{frames}f-{voices}v-s{seed}-b{barge_in}"
-    folder = root / key
+def encode_utterances(encode: Float32Encoder, pcms: list[np.ndarray], shifts: list[int], frame_size: int,
+                      augment_seeds: list[int] | None, rate: int) -> tuple[list[np.ndarray], list[int]]:
+    """Each utterance after LEAD frames of silence and `shift` samples, optionally augmented (level,
+    room, noise over the whole clip): (codes [K, speech + TAIL] from the utterance's first frame,
+    speech frames)."""
+    clips, speech = [], []
+    for i, (pcm, shift) in enumerate(zip(pcms, shifts)):
+        n = -(-(shift + len(pcm)) // frame_size)
+        clip = np.zeros((LEAD + n + TAIL) * frame_size, np.float32)
+        clip[LEAD * frame_size + shift: LEAD * frame_size + shift + len(pcm)] = pcm
+        if augment_seeds is not None:
+            clip = augment(clip, rate, np.random.default_rng(augment_seeds[i]))
+        clips.append(clip)
+        speech.append(n)
+    codes: list[np.ndarray | None] = [None] * len(clips)
+    order = sorted(range(len(clips)), key=lambda i: len(clips[i]))  # similar lengths pad little
+    for first in range(0, len(order), ENCODE_BATCH):
+        group = order[first: first + ENCODE_BATCH]
+        longest = max(len(clips[i]) for i in group)
+        # the codec is causal: zeros after a clip do not change its codes
+        out = encode([np.pad(clips[i], (0, longest - len(clips[i]))) for i in group]).numpy()
+        for row, i in enumerate(group):
+            codes[i] = out[row, :, LEAD: LEAD + speech[i] + TAIL]
+    return codes, speech
+
+
+def _save(obj, file: Path) -> None:
+    tmp = file.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, file)
+
+
+def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice: int, seed: int, voices: int,
+               split: str, root: Path, show: bool = True) -> TokenBank:
+    """The answers and `questions_per_voice` questions from each of `voices` voices of `split`,
+    from the cache when it is there."""
+    folder = root / f"v{DATA_VERSION}-{codec_digest(codec_dir)}"
     folder.mkdir(parents=True, exist_ok=True)
-    maker = ConversationMaker(codec.sample_rate, codec.frame_size)
-    pool = user_voices(split, voices, seed)
+    fs, rate = codec.frame_size, codec.sample_rate
+    maker = UtteranceMaker(rate, fs)
     encode = Float32Encoder(codec)
-    shards = []
-    for first in tqdm(range(0, conversations, SHARD), desc="render+encode", unit="shard", disable=not show):
-        file = folder / f"{first:07d}.pt"
-        if file.is_file():
-            shard = torch.load(file)
-        else:
-            convs = [maker.make(frames, pool[i % len(pool)], split,
-                                seed=random.Random(f"{seed}-{split}-{i}").randrange(2**31), barge_in=barge_in)
-                     for i in range(first, min(first + SHARD, conversations))]
-            starts = torch.full((len(convs), MAX_ANSWERS), -1, dtype=torch.int16)
-            for row, c in enumerate(convs):
-                found = c.answer_starts(codec.frame_size)[:MAX_ANSWERS]
-                starts[row, :len(found)] = torch.tensor(found, dtype=torch.int16)
-            shard = {"text": torch.tensor(np.stack([c.text for c in convs])).to(torch.int16), "answer_starts": starts,
-                     "user": encode([c.user for c in convs]),
-                     "agent": encode([c.agent for c in convs])}
-            tmp = file.with_suffix(".tmp")
-            torch.save(shard, tmp)
-            os.replace(tmp, file)
-        shards.append(shard)
-    return {k: torch.cat([s[k] for s in shards])[:conversations] for k in ("text", "user", "agent", "answer_starts")}
+    answers = all_answers()
+    file = folder / "answers.pt"
+    if not file.is_file():
+        said = [maker.agent_utterance(a) for a in answers]
+        codes, frames = encode_utterances(encode, [p for p, _ in said], [0] * len(said), fs, None, rate)
+        _save({"codes": codes, "frames": frames, "texts": [maker.answer_text(w) for _, w in said]}, file)
+    ans = torch.load(file, weights_only=False)
+    questions, speech, answer_of = [], [], []
+    pool = user_voices(split, voices, seed)
+    for v in tqdm(range(voices), desc=f"encode {split} questions", unit="voice", disable=not show):
+        file = folder / f"{split}-s{seed}-voice{v:04d}-{questions_per_voice}q.pt"
+        if not file.is_file():
+            rng = random.Random(f"{seed}-{split}-{v}")
+            asked = [sample_exchange(rng, split) for _ in range(questions_per_voice)]
+            pcms = [maker.user_utterance(ex.user, pool[v], rng)[0] for ex in asked]
+            shifts = [rng.randrange(fs) for _ in asked]
+            codes, frames = encode_utterances(encode, pcms, shifts, fs, [rng.randrange(2**31) for _ in asked], rate)
+            _save({"codes": codes, "frames": frames, "answers": [ex.agent for ex in asked]}, file)
+        shard = torch.load(file, weights_only=False)
+        questions += shard["codes"]
+        speech += shard["frames"]
+        answer_of += [answers.index(a) for a in shard["answers"]]
+    return TokenBank(silence=silence, questions=questions, speech_frames=speech, answer_of=answer_of,
+                     answers=ans["codes"], answer_speech_frames=ans["frames"], answer_texts=ans["texts"],
+                     answer_words=[len(a.split()) for a in answers], frame_rate=codec.frame_rate)
+
+
+def conversations(bank: TokenBank, count: int, frames: int, rng: random.Random, barge_in: float) -> dict:
+    """{"text": [N,T], "agent": [N,K,T], "user": [N,K,T], "answer_starts": [N, MAX_ANSWERS] (-1 past
+    the last answer)}, int64 tensors, freshly assembled."""
+    convs = [assemble(bank, frames, rng, barge_in) for _ in range(count)]
+    starts = torch.full((count, MAX_ANSWERS), -1, dtype=torch.int64)
+    for row, c in enumerate(convs):
+        found = c.answer_starts()[:MAX_ANSWERS]
+        starts[row, :len(found)] = torch.tensor(found, dtype=torch.int64)
+    return {"text": torch.from_numpy(np.stack([c.text for c in convs])),
+            "user": torch.from_numpy(np.stack([c.user for c in convs])),
+            "agent": torch.from_numpy(np.stack([c.agent for c in convs])), "answer_starts": starts}

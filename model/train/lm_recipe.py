@@ -1,6 +1,7 @@
 """`antiphon train lm`: the early-fusion transformer trained on tokenized conversations.
 
-Teacher forcing over whole conversations in the delayed layout (model/layout.py). The loss is
+Teacher forcing over whole conversations in the delayed layout (model/layout.py), each batch
+freshly assembled from the tokenized questions and answers (model/train/lm_data.py). The loss is
 cross-entropy on the agent's text and on each of its codebooks; the text pad token, most of the
 text stream, counts half, as in Moshi, so the words are not drowned by silence.
 """
@@ -29,8 +30,9 @@ from . import lm_data
 from .run import RUNS, TrainRun, distributed
 
 DEFAULTS = dict(config="small", codec=str(RUNS / "codec-small-seed0" / "codec"), steps=3000, batch=8, lr=1e-3,
-                warmup=200, seed=0, conversations=2048, frames=200, voices=64, pad_weight=0.5, barge_in=0.15,
+                warmup=200, seed=0, questions=64, frames=200, voices=64, pad_weight=0.5, barge_in=0.15,
                 held_out=64, eval_every=250)
+HELD_OUT_VOICES, HELD_OUT_QUESTIONS = 10, 16
 
 
 def learning_rate(step: int, settings: dict) -> float:
@@ -129,14 +131,18 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     if settings["frames"] / codec.frame_rate < 4.0:
         raise ValueError(f"--frames {settings['frames']} is {settings['frames'] / codec.frame_rate:.1f} s; a "
                          f"question and its answer need at least 4 s ({int(4 * codec.frame_rate)} frames)")
-    data = lm_data.build(codec, codec_dir, settings["conversations"], settings["frames"], settings["seed"],
-                         settings["voices"], "train", RUNS.parent / "data", settings["barge_in"], show=run.main)
-    held_out = lm_data.build(codec, codec_dir, settings["held_out"], settings["frames"], settings["seed"],
-                             10, "eval", RUNS.parent / "data", settings["barge_in"], show=False) \
-        if settings["held_out"] else None
+    silence = silence_codes(codec)
+    bank = lm_data.build_bank(codec, codec_dir, silence.numpy(), settings["questions"], settings["seed"],
+                              settings["voices"], "train", RUNS.parent / "data", show=run.main)
+    held_out = None
+    if settings["held_out"]:
+        held_bank = lm_data.build_bank(codec, codec_dir, silence.numpy(), HELD_OUT_QUESTIONS, settings["seed"],
+                                       HELD_OUT_VOICES, "eval", RUNS.parent / "data", show=False)
+        held_out = lm_data.conversations(held_bank, settings["held_out"], settings["frames"],
+                                         random.Random(settings["seed"]), settings["barge_in"])
     torch.manual_seed(settings["seed"])
     model = SpeechTransformer(cfg).to(device)
-    model.silence_codes.copy_(silence_codes(codec))
+    model.silence_codes.copy_(silence)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], betas=(0.9, 0.95), weight_decay=0.1)
     start = run.resume(model, optimizer)
     if start == 0 and settings.get("init"):
@@ -144,13 +150,12 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     restore_signals = run.begin(save_seconds)
     bar = tqdm(total=settings["steps"], initial=start, disable=not run.main, desc="lm", unit="step")
-    n = data["text"].shape[0]
     step = start
     model.train()
     while step < settings["steps"] and not run.stopping:
         rng = random.Random(f"{settings['seed']}-{step}-{rank}")
-        idx = torch.tensor([rng.randrange(n) for _ in range(settings["batch"])])
-        batch = {k: data[k][idx].long().to(device) for k in ("text", "agent", "user")}
+        batch = lm_data.conversations(bank, settings["batch"], settings["frames"], rng, settings["barge_in"])
+        batch = {k: batch[k].to(device) for k in ("text", "agent", "user")}
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, settings)
         result = losses(wrapped, cfg, batch, settings["pad_weight"])

@@ -1,0 +1,45 @@
+"""Single utterances: a user's question in a user voice, the agent's answer in the agent voice, and
+the answer's text aligned to its audio word by word. Conversations are assembled from these after
+the codec has tokenized each one once (model/data/conversations.py)."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from ..tokenizer import ByteTokenizer
+from .skills import vocabulary
+from .speech import AGENT_VOICE, Voice, WordBank
+
+TEXT_LEAD = 1  # frames the text of a word comes before its audio: the word is "thought" first
+AGENT_WORD_GAP = 0.06  # seconds between the agent's words: one steady voice
+
+
+class UtteranceMaker:
+    def __init__(self, rate: int, frame_size: int, bank: WordBank | None = None):
+        self.rate, self.frame_size = rate, frame_size
+        self.bank = bank or WordBank(rate)
+        self.words = vocabulary()
+        self.tok = ByteTokenizer()
+
+    def user_utterance(self, text: str, voice: Voice, rng: random.Random):
+        """(pcm, [(word, start, end)]): the words with 20-120 ms of silence between them."""
+        gaps = [int(rng.uniform(0.02, 0.12) * self.rate) for _ in text.split()]
+        return self.bank.say(text, voice, self.words, gaps)
+
+    def agent_utterance(self, text: str):
+        gaps = [int(AGENT_WORD_GAP * self.rate)] * len(text.split())
+        return self.bank.say(text, AGENT_VOICE, self.words, gaps)
+
+    def answer_text(self, words: list[tuple[str, int, int]]) -> np.ndarray:
+        """The text stream of an answer whose audio starts on a frame boundary: index i is frame
+        i - TEXT_LEAD relative to that boundary. Each word's bytes and a space start TEXT_LEAD
+        frames before its audio, or once the previous word's bytes are written; a word that has
+        no room before the next word's start is cut."""
+        out: list[int] = []
+        for i, (word, start, _) in enumerate(words):
+            at = max(start // self.frame_size, len(out))
+            out += [ByteTokenizer.PAD] * (at - len(out))
+            room = words[i + 1][1] // self.frame_size - at if i + 1 < len(words) else 1 << 30
+            out += self.tok.encode(word + " ")[: max(room, 0)]
+        return np.array(out, np.int64)
