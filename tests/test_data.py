@@ -188,6 +188,9 @@ def test_answer_spans_find_each_answer_in_the_text_stream(bank):
     first = assemble(bank, 300, random.Random(1), barge_in=0.5)
     row = held["answer_starts"][0].tolist()
     assert row[: len(first.turns)] == first.answer_starts() and set(row[len(first.turns):]) <= {-1}
+    # and marks where the agent speaks (the frames its first-codebook accuracy is scored on)
+    spoken = [f for t in first.turns for f in range(t.agent_start, t.agent_end)]
+    assert held["speaking"][0].nonzero().flatten().tolist() == spoken
 
 
 def test_held_out_voices_and_paraphrases_never_appear_in_training():

@@ -116,13 +116,17 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
 
 
 def conversations(bank: TokenBank, count: int, frames: int, rng: random.Random, barge_in: float) -> dict:
-    """{"text": [N,T], "agent": [N,K,T], "user": [N,K,T], "answer_starts": [N, MAX_ANSWERS] (-1 past
-    the last answer)}, int64 tensors, freshly assembled."""
+    """{"text": [N,T], "agent": [N,K,T], "user": [N,K,T] int64; "answer_starts": [N, MAX_ANSWERS] (-1
+    past the last answer); "speaking": [N,T] bool, where the agent's speech is}, freshly assembled."""
     convs = [assemble(bank, frames, rng, barge_in) for _ in range(count)]
     starts = torch.full((count, MAX_ANSWERS), -1, dtype=torch.int64)
+    speaking = torch.zeros(count, frames, dtype=torch.bool)
     for row, c in enumerate(convs):
         found = c.answer_starts()[:MAX_ANSWERS]
         starts[row, :len(found)] = torch.tensor(found, dtype=torch.int64)
+        for t in c.turns:
+            speaking[row, t.agent_start: t.agent_end] = True
     return {"text": torch.from_numpy(np.stack([c.text for c in convs])),
             "user": torch.from_numpy(np.stack([c.user for c in convs])),
-            "agent": torch.from_numpy(np.stack([c.agent for c in convs])), "answer_starts": starts}
+            "agent": torch.from_numpy(np.stack([c.agent for c in convs])), "answer_starts": starts,
+            "speaking": speaking}

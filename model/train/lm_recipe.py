@@ -69,7 +69,11 @@ def held_out_accuracy(model: SpeechTransformer, data: dict, device) -> dict:
     text_logits, audio_logits = model(tokens)
     model.train()
     words = text_t != ByteTokenizer.PAD
-    speaking = audio_t[..., 0] != model.silence_codes[0]
+    # the first codebook's targets lag the frames by its delay
+    d0 = cfg.delays[0]
+    speaking = torch.zeros_like(data["speaking"])
+    speaking[:, d0:] = data["speaking"][:, : speaking.shape[1] - d0]
+    speaking = speaking.to(device)
     out = {}
     if words.any():
         out["heldout_text_acc"] = (text_logits.argmax(-1) == text_t)[words].float().mean().item()
