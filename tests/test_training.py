@@ -104,6 +104,27 @@ def test_codec_run_can_start_from_a_trained_codec(cache, tiny_codec_dir, tmp_pat
         train(out=tmp_path / "wrong", steps=1, config="tiny", batch=2, voices=2, init=str(other))
 
 
+
+def test_agent_decoder_tunes_only_the_decoder_and_bundles_with_the_models_codec(cache, tiny_codec_dir, tmp_path):
+    """The decoder learns the agent's voice; the encoder and codebooks (the tokens a model was
+    trained on) stay exactly as they were, and the bundle accepts the pair."""
+    from model import load_model
+    from model.checkpoint import save_checkpoint as save_lm
+    from model.train.bundle import write_bundle
+    from model.train.codec_recipe import train
+
+    with pytest.raises(ValueError, match="pass it with --init"):
+        train(out=tmp_path / "no-init", steps=1, config="tiny", batch=2, agent_decoder=True)
+    result = train(out=tmp_path / "dec", steps=3, config="tiny", batch=2, init=str(tiny_codec_dir), agent_decoder=True)
+    start, after = _weights(tiny_codec_dir), _weights(result["checkpoint"])
+    kept = [k for k in start if not k.startswith("decoder.")]
+    assert kept and all(torch.equal(start[k], after[k]) for k in kept)  # quantizer buffers included
+    assert any(not torch.equal(start[k], after[k]) for k in start if k.startswith("decoder."))
+    meta = json.loads((Path(result["checkpoint"]) / "config.json").read_text())
+    assert meta["tokens_from"] == str(tiny_codec_dir.resolve())
+    lm = save_lm(load_model("random:tiny"), tmp_path / "lm", codec=str(tiny_codec_dir))
+    assert write_bundle(result["checkpoint"], lm, tmp_path / "bundled")["bytes"] > 0
+
 def test_lm_resume_equals_uninterrupted(cache, tiny_codec_dir, tmp_path):
     from model.train.lm_recipe import train
 

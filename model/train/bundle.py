@@ -24,11 +24,13 @@ def write_bundle(codec_dir, lm_dir, out: Path = BUNDLED, sampling: dict | None =
     if sampling:
         model.default_sampling = SamplingSettings(**{**dataclasses.asdict(model.default_sampling),
                                                      **sampling}).validate()
-    if Path(meta["codec"]).resolve() != codec_dir.resolve():
+    codec_meta = read_meta(codec_dir, "antiphon-codec", 1, "codec")
+    # a codec whose decoder was tuned on the agent's voice keeps the tokens of the one it came from
+    tokens = {codec_dir.resolve()} | ({Path(codec_meta["tokens_from"]).resolve()} if "tokens_from" in codec_meta else set())
+    if Path(meta["codec"]).resolve() not in tokens:
         raise ValueError(f"{lm_dir} was trained on the codec {meta['codec']}, not {codec_dir}")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    codec_meta = read_meta(codec_dir, "antiphon-codec", 1, "codec")
     save_codec(modules, config, tmp / "codec", dtype=torch.float16,
                extra={k: v for k, v in codec_meta.items() if k not in ("format", "format_version", "config")})
     extra = {k: v for k, v in meta.items()

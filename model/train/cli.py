@@ -19,6 +19,9 @@ def add_arguments(p) -> None:
     p.add_argument("--lm", help="bundle: the trained model checkpoint")
     p.add_argument("--init", help="codec, lm: start a new run from this checkpoint's weights "
                                   "(e.g. model/bundled/codec or model/bundled/lm) instead of random ones")
+    p.add_argument("--agent-decoder", action="store_true", default=None,
+                   help="codec: fine-tune only the decoder of the --init codec on the agent's voice (the tokens "
+                        "stay valid for a model trained on that codec)")
     p.add_argument("--sampling", type=json.loads, help="bundle: sampling defaults as JSON, e.g. "
                    "'{\"audio_temperature\": 0.5}'")
     p.add_argument("--questions", type=int, help="lm: questions each training voice asks (rendered and "
@@ -44,7 +47,7 @@ def main(args) -> int:
         return 0
     if args.what == "codec":
         from .codec_recipe import train
-        result = train(**common)
+        result = train(**common, agent_decoder=args.agent_decoder)
     else:
         from .lm_recipe import train
         result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames)

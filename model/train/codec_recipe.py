@@ -12,10 +12,17 @@ the quantizer, so k-means starts from embeddings that carry the signal; after th
 quantized with probability `quantize_prob` (Moshi's Mimi does the same at 0.5), which keeps the
 decoder learning from the continuous embedding too. STOI on a fixed batch of held-out-voice speech
 is logged every `eval_every` steps: the loss alone says little about intelligibility.
+
+`agent_decoder`: fine-tune only the decoder of a trained codec (`init`), on the agent's voice. The
+encoder and codebooks stay as they are, so the tokens a language model was trained on keep their
+meaning, and the decoder, which in serving only ever voices the agent, spends all its capacity on
+that one voice. A small codec that is barely intelligible over all voices becomes much clearer on
+the agent's (docs/benchmarks.md).
 """
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,17 +40,18 @@ from .run import RUNS, TrainRun, distributed
 
 DEFAULTS = dict(config="small", steps=20000, batch=16, seconds=1.0, lr=1e-3, seed=0, voices=48,
                 mel_scales=[256, 512, 1024, 2048], codebook_choices=[2, 4, 4, 4, 4, 8, 8],
-                autoencoder_steps=1500, quantize_prob=0.75, eval_every=500)
+                autoencoder_steps=1500, quantize_prob=0.75, eval_every=500, agent_decoder=False)
+AGENT_DECODER = dict(lr=3e-4, autoencoder_steps=0, quantize_prob=1.0, steps=3000)
 
 
 class SpeechSegments:
     """Batches of random speech crops: user voices with augmentation, and the agent's voice clean."""
 
-    def __init__(self, rate: int, voices: int, seed: int):
+    def __init__(self, rate: int, voices: int, seed: int, agent_only: bool = False):
         self.rate = rate
         self.bank = WordBank(rate)
         self.words = vocabulary()
-        self.voices = user_voices("train", voices, seed) + [AGENT_VOICE]
+        self.voices = [AGENT_VOICE] if agent_only else user_voices("train", voices, seed) + [AGENT_VOICE]
         self.seed = seed
 
     def batch(self, step: int, rank: int, size: int, samples: int) -> torch.Tensor:
@@ -65,12 +73,13 @@ class SpeechSegments:
         return torch.from_numpy(out)
 
 
-def held_out_speech(config, seed: int, count: int = 8) -> torch.Tensor:
-    """Phrases in evaluation voices (never trained on), 2 s each, for the STOI measure."""
+def held_out_speech(config, seed: int, count: int = 8, agent: bool = False) -> torch.Tensor:
+    """Phrases in evaluation voices (never trained on), or new phrases in the agent's voice, 2 s
+    each, for the STOI measure."""
     bank, words = WordBank(config.sample_rate), vocabulary()
-    rng = random.Random(f"held-out-{seed}")
+    rng = random.Random(f"held-out-{seed}{'-agent' if agent else ''}")
     out = torch.zeros(count, 1, 2 * config.sample_rate)
-    for i, voice in enumerate(user_voices("eval", count, seed)):
+    for i, voice in enumerate([AGENT_VOICE] * count if agent else user_voices("eval", count, seed)):
         text = " ".join(rng.choice(words) for _ in range(5))
         pcm, _ = bank.say(text, voice, words, [int(0.05 * config.sample_rate)] * 5)
         pcm = pcm[: out.shape[-1]] / max(float(np.abs(pcm).max()), 1e-6) * 0.5
@@ -149,23 +158,30 @@ def sync_codebooks(trainer: CodecTrainer) -> None:
 
 
 def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves=False, **overrides) -> dict:
-    settings = {**DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings = {**DEFAULTS, **(AGENT_DECODER if given.get("agent_decoder") else {}), **given}
     settings["steps"] = steps or settings["steps"]
     settings["device"] = device
+    if settings["agent_decoder"] and not settings.get("init"):
+        raise ValueError("--agent-decoder fine-tunes the decoder of a trained codec: pass it with --init DIR")
     rank, world = distributed()
     torch.manual_seed(settings["seed"])
     config = CONFIGS[settings["config"]]
     run = TrainRun(out or RUNS / f"codec-{settings['config']}-seed{settings['seed']}", settings, rank, world)
     trainer = CodecTrainer(config, settings["seed"]).to(device)
     losses = SpectralLoss(config.sample_rate, settings["mel_scales"]).to(device)
-    optimizer = torch.optim.Adam(trainer.parameters(), lr=settings["lr"], betas=(0.5, 0.9))
+    if settings["agent_decoder"]:
+        for part in (trainer.codec.encoder, trainer.codec.quantizer):
+            part.requires_grad_(False)
+    optimizer = torch.optim.Adam([p for p in trainer.parameters() if p.requires_grad], lr=settings["lr"],
+                                 betas=(0.5, 0.9))
     start = run.resume(trainer, optimizer)
     if start == 0 and settings.get("init"):
         init_from(trainer, settings["init"], config)
     model = torch.nn.parallel.DistributedDataParallel(trainer) if world > 1 else trainer
-    data = SpeechSegments(config.sample_rate, settings["voices"], settings["seed"])
+    data = SpeechSegments(config.sample_rate, settings["voices"], settings["seed"], settings["agent_decoder"])
     samples = int(settings["seconds"] * config.sample_rate) // config.frame_size * config.frame_size
-    held_out = held_out_speech(config, settings["seed"])
+    held_out = held_out_speech(config, settings["seed"], agent=settings["agent_decoder"])
     restore_signals = run.begin(save_seconds)
     bar = tqdm(total=settings["steps"], initial=start, disable=not run.main, desc="codec", unit="step")
     step = start
@@ -176,6 +192,10 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
         if step < settings["autoencoder_steps"] or pick.random() >= settings["quantize_prob"]:
             n_q = 0
         trainer.train()
+        if settings["agent_decoder"]:  # the tokens stay: no EMA codebook updates, the LM's codebook count
+            trainer.codec.encoder.eval()
+            trainer.codec.quantizer.eval()
+            n_q = config.num_codebooks
         out_wav, commit = model(wav, n_q)
         l1 = F.l1_loss(out_wav, wav)
         spec = losses(out_wav.squeeze(1), wav.squeeze(1))
@@ -196,8 +216,11 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     restore_signals()
     equal = run.finish(trainer, optimizer, step)
     export = run.out / "codec"
+    extra = {"trained_steps": step}
+    if settings["agent_decoder"]:
+        extra["tokens_from"] = str(Path(settings["init"]).resolve())
     if run.main:
-        save_checkpoint(trainer.codec, config, export, extra={"trained_steps": step})
+        save_checkpoint(trainer.codec, config, export, extra=extra)
     if every_rank_saves:
         save_checkpoint(trainer.codec, config, run.out / f"codec-rank{rank}", extra={"trained_steps": step})
     return {"out": str(run.out), "step": step, "checkpoint": str(export), "ranks_equal": equal}
