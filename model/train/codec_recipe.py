@@ -222,5 +222,5 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     if run.main:
         save_checkpoint(trainer.codec, config, export, extra=extra)
     if every_rank_saves:
-        save_checkpoint(trainer.codec, config, run.out / f"codec-rank{rank}", extra={"trained_steps": step})
+        save_checkpoint(trainer.codec, config, run.out / f"codec-rank{rank}", extra=extra)
     return {"out": str(run.out), "step": step, "checkpoint": str(export), "ranks_equal": equal}

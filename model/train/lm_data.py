@@ -90,23 +90,27 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
     encode = Float32Encoder(codec)
     answers = all_answers()
     file = folder / "answers.pt"
-    if not file.is_file():
+    if file.is_file():
+        ans = torch.load(file, weights_only=False)
+    else:
         said = [maker.agent_utterance(a) for a in answers]
         codes, frames = encode_utterances(encode, [p for p, _ in said], [0] * len(said), fs, None, rate)
-        _save({"codes": codes, "frames": frames, "texts": [maker.answer_text(w) for _, w in said]}, file)
-    ans = torch.load(file, weights_only=False)
+        ans = {"codes": codes, "frames": frames, "texts": [maker.answer_text(w) for _, w in said]}
+        _save(ans, file)
     questions, speech, answer_of = [], [], []
     pool = user_voices(split, voices, seed)
     for v in tqdm(range(voices), desc=f"encode {split} questions", unit="voice", disable=not show):
         file = folder / f"{split}-s{seed}-voice{v:04d}-{questions_per_voice}q.pt"
-        if not file.is_file():
+        if file.is_file():
+            shard = torch.load(file, weights_only=False)
+        else:
             rng = random.Random(f"{seed}-{split}-{v}")
             asked = [sample_exchange(rng, split) for _ in range(questions_per_voice)]
             pcms = [maker.user_utterance(ex.user, pool[v], rng)[0] for ex in asked]
             shifts = [rng.randrange(fs) for _ in asked]
             codes, frames = encode_utterances(encode, pcms, shifts, fs, [rng.randrange(2**31) for _ in asked], rate)
-            _save({"codes": codes, "frames": frames, "answers": [ex.agent for ex in asked]}, file)
-        shard = torch.load(file, weights_only=False)
+            shard = {"codes": codes, "frames": frames, "answers": [ex.agent for ex in asked]}
+            _save(shard, file)
         questions += shard["codes"]
         speech += shard["frames"]
         answer_of += [answers.index(a) for a in shard["answers"]]
