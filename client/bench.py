@@ -27,6 +27,7 @@ def add_arguments(p):
     p.add_argument("--model", default="random:small")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--codec-backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--model-backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--sessions", default="1,2,4,8,16", help="comma-separated N to sweep")
     p.add_argument("--seconds", type=float, default=10.0, help="per N")
     p.add_argument("--server-threads", type=int, default=None, help="the spawned servers' --threads")
@@ -159,6 +160,7 @@ def sweep(args, engine: str, levels, questions, frame_s, progress) -> list[dict]
     for n in levels:
         srv = None if args.url else ServerProcess("--model", args.model, "--device", args.device, "--max-sessions",
                                                   str(n), "--engine", engine, "--codec-backend", args.codec_backend,
+                                                  "--model-backend", args.model_backend,
                                                   *(["--threads", str(args.server_threads)] if args.server_threads else []))
         url = args.url or srv.url
         try:
@@ -238,7 +240,7 @@ def main(args) -> int:
     batched = [r for r in records if r["engine"] == "batched"]
     serial = [r for r in records if r["engine"] == "serial"]
     summary = {"model": args.model, "device": args.device, "seconds": args.seconds, "frame_s": frame_s,
-               "codec_backend": args.codec_backend,
+               "codec_backend": args.codec_backend, "model_backend": args.model_backend,
                "records": records, "max_realtime_sessions": max_realtime(batched),
                "baseline_max_realtime_sessions": max_realtime(serial) if serial else None,
                "date": time.strftime("%Y-%m-%d %H:%M")}

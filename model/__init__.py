@@ -19,9 +19,10 @@ BUNDLED = Path(__file__).resolve().parent / "bundled"
 
 
 def load_model(name: str | os.PathLike = "bundled", *, device: str = "cpu", seed: int = 0,
-               codec=None) -> SpeechTransformer:
+               codec=None, backend: str = "torch") -> SpeechTransformer:
     """`"random:<config>"` (seeded random weights), a checkpoint directory, or `"bundled"`.
-    With `codec`, checks that the model reads and writes that codec's tokens."""
+    With `codec`, checks that the model reads and writes that codec's tokens. `backend` runs the
+    streaming step in torch or, on the CPU, in ONNX Runtime."""
     from .checkpoint import load_checkpoint
 
     text = str(name)
@@ -50,7 +51,7 @@ def load_model(name: str | os.PathLike = "bundled", *, device: str = "cpu", seed
         model.name = "bundled" if text == "bundled" else f"{path.parent.name}/{path.name}"
     if codec is not None:
         check_codec(model, codec)
-    return model.eval().to(device)
+    return model.eval().to(device).use_step_backend(backend)
 
 
 def check_codec(model: SpeechTransformer, codec) -> None:

@@ -11,9 +11,10 @@ class RingCache:
     position (-1 empty) so masks stay right after wraparound; `pos` [B] is the next position."""
 
     def __init__(self, layers, batch, kv_heads, context, head_dim, device, dtype):
-        shape = (batch, kv_heads, context, head_dim)
-        self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(layers)]
-        self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(layers)]
+        shape = (layers, batch, kv_heads, context, head_dim)
+        self.k_all = torch.zeros(shape, device=device, dtype=dtype)
+        self.v_all = torch.zeros(shape, device=device, dtype=dtype)
+        self.k, self.v = list(self.k_all.unbind(0)), list(self.v_all.unbind(0))  # per-layer views
         self.pos_of_entry = torch.full((batch, context), -1, dtype=torch.long, device=device)
         self.pos = torch.zeros(batch, dtype=torch.long, device=device)
         self.context = context
@@ -31,6 +32,12 @@ class RingCache:
             old = cache[self._rows, :, self.slot]
             cache[self._rows, :, self.slot] = torch.where(self.active[:, None, None], new.to(cache.dtype), old)
 
+    def write_all(self, k, v):
+        """k, v [B,L,Hkv,D]: this frame's keys and values for every layer in one write."""
+        for cache, new in ((self.k_all, k), (self.v_all, v)):
+            old = cache[:, self._rows, :, self.slot]  # [B,L,Hkv,D]
+            cache[:, self._rows, :, self.slot] = torch.where(self.active[:, None, None, None], new.to(cache.dtype), old)
+
     def end_step(self):
         self.pos += self.active.long()
 
@@ -41,7 +48,7 @@ class RingCache:
         self.pos[idx] = 0
 
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self.k + self.v + [self.pos_of_entry, self.pos])
+        return sum(t.numel() * t.element_size() for t in (self.k_all, self.v_all, self.pos_of_entry, self.pos))
 
 
 class ModelStream:
@@ -105,7 +112,7 @@ class ModelStream:
         tokens = torch.cat([self._prev_text[:, None], self._prev_agent, user_codes], dim=1)
         self.last_tokens = tokens
         self.cache.begin_step(active)
-        text_logits, audio_logits = self.model.step(tokens, self.cache)
+        text_logits, audio_logits = (self.model.step_runner or self.model.step)(tokens, self.cache)
         self.cache.end_step()
         self.last_logits = (text_logits, audio_logits)
         s = self._settings

@@ -127,6 +127,7 @@ class SpeechTransformer(nn.Module):
         self.register_buffer("silence_codes", torch.zeros(K, dtype=torch.long))
         self.tokenizer = ByteTokenizer()
         self.default_sampling = SamplingSettings()  # a checkpoint may recommend its own
+        self.step_runner = None  # another implementation of `step` (the ONNX Runtime one), when chosen
         self.apply(self._init)
 
     def stream(self, batch_size: int, context: int | None = None, seed: int = 0):
@@ -158,6 +159,18 @@ class SpeechTransformer(nn.Module):
         for block in self.blocks:
             x = block(x, cos, sin)
         return self.heads(x)
+
+    def use_step_backend(self, backend: str) -> "SpeechTransformer":
+        """'torch' (this module's `step`) or 'onnx' (the same step exported to ONNX Runtime, CPU)."""
+        if backend == "onnx":
+            from .onnx_step import OnnxStep
+
+            self.step_runner = OnnxStep(self)
+        elif backend == "torch":
+            self.step_runner = None
+        else:
+            raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
+        return self
 
     def step(self, tokens: torch.Tensor, cache):
         """tokens [B,1+2K] for each slot's current position -> (text logits [B,V], audio [B,K,card])."""

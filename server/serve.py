@@ -14,7 +14,10 @@ def add_arguments(p):
     p.add_argument("--model", default=None,
                    help="'bundled' (default when present), 'random:<config>', or a checkpoint directory")
     p.add_argument("--codec", default=None, help="override the codec the model names")
-    p.add_argument("--codec-backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--codec-backend", choices=["torch", "onnx"], default="torch",
+                   help="onnx: the codec's streaming steps in ONNX Runtime (faster on a CPU)")
+    p.add_argument("--model-backend", choices=["torch", "onnx"], default="torch",
+                   help="onnx: the model's step in ONNX Runtime (CPU only; about 2x faster per step)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--max-sessions", type=int, default=8)
     p.add_argument("--token", default=None, help="require this bearer token (header or ?token=)")
@@ -34,11 +37,11 @@ def default_model() -> str:
     return "bundled" if (BUNDLED / "lm").is_dir() else "random:small"
 
 
-def load(model_name: str | None, codec_name: str | None, device: str, backend: str):
+def load(model_name: str | None, codec_name: str | None, device: str, backend: str, model_backend: str = "torch"):
     from codec import load_codec
     from model import load_model
 
-    model = load_model(model_name or default_model(), device=device)
+    model = load_model(model_name or default_model(), device=device, backend=model_backend)
     codec = load_codec(codec_name or model.codec_name, device=device, backend=backend,
                        num_codebooks=model.cfg.num_codebooks)
     from model import check_codec
@@ -61,7 +64,7 @@ async def serve_until_signal(args) -> int:
             return 2
         torch.set_num_threads(args.threads)
     try:
-        codec, model = load(args.model, args.codec, args.device, args.codec_backend)
+        codec, model = load(args.model, args.codec, args.device, args.codec_backend, args.model_backend)
     except (ValueError, FileNotFoundError) as e:
         print(f"antiphon: {e}", file=sys.stderr)
         return 2

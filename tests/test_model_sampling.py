@@ -40,3 +40,22 @@ def test_per_slot_settings():
     outs = {int(sample(logits, temp, k, p, torch.Generator().manual_seed(s))[1]) for s in range(30)}
     assert int(sample(logits, temp, k, p, torch.Generator().manual_seed(0))[0]) == int(logits[0].argmax())
     assert len(outs) > 3
+
+
+def test_draws_follow_the_distribution_on_both_paths():
+    """20000 rows of the same logits: the frequency of each token is its softmax probability, within
+    the top-k cut, both without a sort (top_p 1, one top_k) and with it (top_p < 1 or per-slot top_k)."""
+    B = 20000
+    logits = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0]).expand(B, 5)
+    probs = logits[0, :3].softmax(-1)
+    g = torch.Generator().manual_seed(3)
+    temp = torch.ones(B)
+    per_slot_k = torch.full((B,), 3, dtype=torch.long)
+    per_slot_k[0] = 2  # one slot with another top_k: the sorted path
+    for k, p in ((torch.full((B,), 3, dtype=torch.long), torch.ones(B)),
+                 (torch.full((B,), 3, dtype=torch.long), torch.full((B,), 0.9999)),
+                 (per_slot_k, torch.ones(B))):
+        out = sample(logits, temp, k, p, g)
+        assert int(out.max()) <= 2
+        freq = torch.bincount(out[1:], minlength=3)[:3].float() / (B - 1)
+        assert (freq - probs).abs().max() < 0.015, (freq, probs)
