@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 
@@ -68,6 +69,10 @@ async def serve_until_signal(args) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"antiphon: {e}", file=sys.stderr)
         return 2
+    # Everything loaded so far lives as long as the server: frozen, a full garbage collection never
+    # scans it again (it would stall the engine and the event loop together).
+    gc.collect()
+    gc.freeze()
     random_weights = model.name.startswith("random:") or codec.name.startswith("random:")
     server = AntiphonServer(codec, model, max_sessions=args.max_sessions, token=args.token,
                             allowed_origins=args.allowed_origin, record_dir=args.record,

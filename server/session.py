@@ -46,6 +46,7 @@ class Session:
         self.skip_quiet = True
         self.text_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.recorder = None
+        self.on_frames = None  # the engine's wake-up, called when new input frames are queued
 
     def set_client_rate(self, rate: int) -> None:
         self.client_rate = rate
@@ -72,6 +73,8 @@ class Session:
             self.input_frames += 1
             self.on_input_frame(frame)
         self.dropped_frames += dropped
+        if n and self.on_frames is not None:
+            self.on_frames()
         return dropped
 
     def on_input_frame(self, frame: np.ndarray) -> None:

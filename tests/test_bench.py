@@ -1,5 +1,6 @@
 """The benchmark's arithmetic on synthetic timelines, and a short smoke run against spawned servers."""
 import json
+import os
 import subprocess
 import sys
 
@@ -36,10 +37,14 @@ def test_realtime_rule():
 
 def test_smoke_run_writes_every_field(tmp_path):
     r = subprocess.run([sys.executable, "-m", "server.cli", "bench", "--model", "random:tiny", "--sessions", "1,2",
-                        "--seconds", "3", "--rss-every", "0.5", "--server-threads", "1", "--out", str(tmp_path)], capture_output=True, text=True, timeout=240)
+                        "--seconds", "3", "--rss-every", "0.5", "--server-threads", "1", "--out", str(tmp_path),
+                        "--model-backend", "onnx", "--codec-backend", "onnx"],
+                       capture_output=True, text=True, timeout=240, env={**os.environ, "ANTIPHON_CACHE": str(tmp_path)})
     assert r.returncode == 0, r.stdout + r.stderr
     summary = json.loads((tmp_path / "bench.json").read_text())
     assert {"max_realtime_sessions", "baseline_max_realtime_sessions", "records"} <= set(summary)
+    assert (summary["model_backend"], summary["codec_backend"]) == ("onnx", "onnx")
+    assert list((tmp_path / "onnx").glob("model-*.onnx")), "the spawned servers ran the ONNX model step"
     engines = {rec["engine"] for rec in summary["records"]}
     assert engines == {"batched", "serial"}
     for rec in summary["records"]:
