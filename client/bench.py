@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from server.serve import BACKENDS, resolve_backend
+
 from .bench_stats import frame_latencies, is_realtime, max_realtime, percentiles, response_latency
 from .connection import AntiphonClient, pcm16_to_float
 from .spawn import ServerProcess
@@ -27,8 +29,8 @@ def add_arguments(p):
     p.add_argument("--spawn", action="store_true", help="spawn servers (the default without --url)")
     p.add_argument("--model", default="random:small")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--codec-backend", choices=["torch", "onnx"], default="torch")
-    p.add_argument("--model-backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--codec-backend", choices=BACKENDS, default="auto", help="as for antiphon serve")
+    p.add_argument("--model-backend", choices=BACKENDS, default="auto", help="as for antiphon serve")
     p.add_argument("--sessions", default="1,2,3,4,6,8,12,16", help="comma-separated N to sweep")
     p.add_argument("--seconds", type=float, default=10.0, help="per N")
     p.add_argument("--server-threads", type=int, default=None, help="the spawned servers' --threads")
@@ -246,7 +248,8 @@ def main(args) -> int:
     batched = [r for r in records if r["engine"] == "batched"]
     serial = [r for r in records if r["engine"] == "serial"]
     summary = {"model": args.model, "device": args.device, "seconds": args.seconds, "frame_s": frame_s,
-               "codec_backend": args.codec_backend, "model_backend": args.model_backend,
+               "codec_backend": resolve_backend(args.codec_backend, args.device),
+               "model_backend": resolve_backend(args.model_backend, args.device),
                "records": records, "max_realtime_sessions": max_realtime(batched),
                "baseline_max_realtime_sessions": max_realtime(serial) if serial else None,
                "date": time.strftime("%Y-%m-%d %H:%M")}

@@ -28,7 +28,7 @@ async def demo(args) -> int:
     from server.serve import load
     from server.session import Session
 
-    codec, model = load(args.model, None, args.device, "torch")
+    codec, model = load(args.model, None, args.device)
     loop = asyncio.get_running_loop()
     engine = Engine(codec, model, max_sessions=1)
     session = Session(codec.frame_size, codec.sample_rate, int(2 * codec.frame_rate), loop)

@@ -15,10 +15,10 @@ def add_arguments(p):
     p.add_argument("--model", default=None,
                    help="'bundled' (default when present), 'random:<config>', or a checkpoint directory")
     p.add_argument("--codec", default=None, help="override the codec the model names")
-    p.add_argument("--codec-backend", choices=["torch", "onnx"], default="torch",
-                   help="onnx: the codec's streaming steps in ONNX Runtime (faster on a CPU)")
-    p.add_argument("--model-backend", choices=["torch", "onnx"], default="torch",
-                   help="onnx: the model's step in ONNX Runtime (CPU only; about 2x faster per step)")
+    p.add_argument("--codec-backend", choices=BACKENDS, default="auto",
+                   help="the codec's streaming steps in torch or ONNX Runtime (auto: onnx on a CPU, torch on CUDA)")
+    p.add_argument("--model-backend", choices=BACKENDS, default="auto",
+                   help="the model's step in torch or ONNX Runtime (auto: onnx on a CPU, torch with Triton on CUDA)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--max-sessions", type=int, default=8)
     p.add_argument("--token", default=None, help="require this bearer token (header or ?token=)")
@@ -34,14 +34,25 @@ def add_arguments(p):
     p.set_defaults(func=run)
 
 
+BACKENDS = ["auto", "torch", "onnx"]
+
+
+def resolve_backend(backend: str, device: str) -> str:
+    """auto: ONNX Runtime on a CPU, where torch's per-op overhead dominates a small model's step
+    (docs/benchmarks.md), torch on CUDA."""
+    return ("onnx" if device == "cpu" else "torch") if backend == "auto" else backend
+
+
 def default_model() -> str:
     return "bundled" if (BUNDLED / "lm").is_dir() else "random:small"
 
 
-def load(model_name: str | None, codec_name: str | None, device: str, backend: str, model_backend: str = "torch"):
+def load(model_name: str | None, codec_name: str | None, device: str, backend: str = "auto",
+         model_backend: str = "auto"):
     from codec import load_codec
     from model import load_model
 
+    backend, model_backend = resolve_backend(backend, device), resolve_backend(model_backend, device)
     model = load_model(model_name or default_model(), device=device, backend=model_backend)
     codec = load_codec(codec_name or model.codec_name, device=device, backend=backend,
                        num_codebooks=model.cfg.num_codebooks)
@@ -86,7 +97,8 @@ async def serve_until_signal(args) -> int:
     warn = "  [RANDOM WEIGHTS: the agent babbles; train or use the bundled model]" if random_weights else ""
     print(f"antiphon: serving http://{args.host}:{server.port}/ (WebSocket {server.port and '/ws'}) "
           f"model={model.name} codec={codec.name} {codec.sample_rate} Hz {codec.frame_rate:g} frames/s "
-          f"capacity={args.max_sessions} sessions threads={torch.get_num_threads()}{warn}", flush=True)
+          f"capacity={args.max_sessions} sessions threads={torch.get_num_threads()} "
+          f"backends=codec:{codec.backend},model:{'onnx' if model.step_runner else 'torch'}{warn}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

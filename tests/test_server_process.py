@@ -27,6 +27,7 @@ async def test_sigterm_drains_then_closes_going_away():
     srv = ServerProcess("--model", "random:tiny", "--grace", "1.5", "--threads", "1")
     try:
         assert "threads=1" in srv.lines[-1]
+        assert "backends=codec:onnx,model:onnx" in srv.lines[-1]  # auto on a CPU
         c = await AntiphonClient.connect(srv.url)
         await c.send_audio(np.zeros(640, np.float32))
         assert status_of(srv.http + "/readyz") == 200
