@@ -11,18 +11,7 @@ import time
 import numpy as np
 import torch
 
-
-MAX_CATCH_UP_S = 2.0
-# A tick runs as soon as every active session's next input frame is here, so the schedule follows
-# the clients' phase instead of making each frame wait for a fixed clock (up to a whole frame:
-# that wait was most of the frame latency). EARLY bounds how far ahead of the schedule that may be
-# (with a backlog the engine then works at up to twice real time, never faster); LATE is how long
-# a tick waits past the schedule for a missing frame before that session gets an underrun.
-# The schedule follows inputs that come later at once, and inputs that come earlier by DRIFT a tick,
-# so that a message carrying two frames cannot pull the clock ahead of the next message.
-EARLY = 0.5
-LATE = 0.25
-DRIFT = 0.025
+from .tick_clock import TickClock
 
 
 class Engine:
@@ -39,6 +28,7 @@ class Engine:
         self._leaves: list = []
         self._wake = threading.Condition(self._lock)
         self._input = threading.Event()  # set by sessions when a frame arrives
+        self.clock = TickClock(self.period)
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="antiphon-engine", daemon=True)
 
@@ -114,36 +104,22 @@ class Engine:
     def _inputs_ready(self) -> bool:
         return all(s.frames for s in self.slots if s is not None and s.started_audio)
 
-    def _wait_for_tick(self, scheduled: float) -> str:
-        """Sleep until every input is ready (not before scheduled - EARLY periods) or until
-        scheduled + LATE periods. Returns "ready" (inputs were there), "arrived" (the tick waited past
-        its schedule for an input that then came) or "clock" (an input is missing: underrun)."""
-        earliest, deadline = scheduled - EARLY * self.period, scheduled + LATE * self.period
-        waited_past_schedule = False
-        while True:
-            self._input.clear()
-            now = time.perf_counter()
-            if now >= earliest and self._inputs_ready():
-                return "arrived" if waited_past_schedule else "ready"
-            if now >= deadline:
-                return "clock"
-            waited_past_schedule = now >= scheduled
-            self._input.wait((earliest if now < earliest else deadline) - now)
-
     def _run(self):
         torch.set_grad_enabled(False)
-        scheduled = None
         while True:
             with self._lock:
                 while not self._stop and not self._joins and all(s is None for s in self.slots):
                     self._wake.wait()
-                    scheduled = None
+                    self.clock.restart()
                 if self._stop:
                     return
             self._apply_membership()
-            if scheduled is None:
-                scheduled = time.perf_counter()
-            cause = self._wait_for_tick(scheduled)
+            while True:
+                self._input.clear()
+                cause, wait = self.clock.poll(time.perf_counter(), self._inputs_ready())
+                if cause:
+                    break
+                self._input.wait(wait)
             started = time.perf_counter()
             self.tick()
             took = time.perf_counter() - started
@@ -151,17 +127,7 @@ class Engine:
                 self.metrics.tick.observe(took)
                 if took > self.period:
                     self.metrics.late_ticks.inc()
-            # Otherwise keep the schedule: after a stall the inputs are ready and the ticks run back to
-            # back until the engine is on time again, or every session's input would queue up for good
-            # (a 10-minute soak lost 31 ticks this way and ended with 1.6 s of latency). Only beyond
-            # the input buffer (MAX_CATCH_UP_S) is the schedule restarted: that audio is dropped anyway.
-            if cause == "arrived":
-                scheduled = started
-            elif cause == "ready" and started < scheduled:
-                scheduled -= min(scheduled - started, DRIFT * self.period)
-            scheduled += self.period
-            if time.perf_counter() - scheduled > MAX_CATCH_UP_S:
-                scheduled = time.perf_counter()
+            self.clock.ticked(cause, started, time.perf_counter())
 
     def tick(self):
         """One frame for every active slot: batched encode, model step, batched decode."""

@@ -88,7 +88,8 @@ async def test_malformed_input_gets_errors_and_others_are_undisturbed(server_fac
     assert reply["code"] == P.E_CONFIG_LOCKED
     out, events = await good_task
     used = [e["input_index"] for e in events if e["type"] == "frame" and e["input_index"] is not None]
-    assert used == list(range(len(used))) and len(used) >= 37
+    # every speech frame used once, in order (a quiet frame of the tail may be skipped after a hiccup)
+    assert used == sorted(set(used)) and set(range(37)) <= set(used)
     await good.close()
     await bad.close()
 
