@@ -21,13 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from codec.onnx_backend import cache_dir
+
 from .transformer import rotary
 
 GRAPH_VERSION = 1  # bump when the exported graph changes, so cached exports are not reused
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("ANTIPHON_CACHE", Path.home() / ".cache" / "antiphon")) / "onnx"
 
 
 def _rms_norm(norm, x):
