@@ -46,3 +46,22 @@ def decode(q, k_cache, v_cache, cache_pos, q_pos, window: int):
     any_key = mask.any(-1, keepdim=True)  # [B,1,1]
     probs = torch.softmax(scores.masked_fill(~any_key, 0.0), dim=-1) * any_key
     return torch.einsum("bhc,bhcd->bhd", probs, v.float()).to(q.dtype)
+
+
+def decode_before_write(q, k_new, v_new, k_cache, v_cache, cache_pos, q_pos, window: int):
+    """`decode` as it would be after writing this frame's key and value into the ring, computed
+    from the ring before the write: entries strictly before q_pos plus the frame's own key, with no
+    copy of the cache and nothing data-dependent (it exports to ONNX). q [B,H,D]; k_new, v_new
+    [B,Hkv,D]; caches [B,Hkv,C,D]; cache_pos may already hold q_pos at the slot being written."""
+    B, H, D = q.shape
+    Hkv, C = k_cache.shape[1], k_cache.shape[2]
+    qg = q.reshape(B, Hkv, H // Hkv, D)
+    scale = 1.0 / math.sqrt(D)
+    scores = torch.matmul(qg, k_cache.transpose(-1, -2)) * scale  # [B,Hkv,rep,C]
+    kp, qp = cache_pos[:, None, None, :], q_pos[:, None, None, None]
+    visible = (kp < qp) & (kp > qp - window) & (kp >= 0)
+    scores = scores.masked_fill(~visible, float("-inf"))
+    own = (qg * k_new[:, :, None]).sum(-1, keepdim=True) * scale  # always visible: never all -inf
+    probs = torch.softmax(torch.cat([scores, own], -1), -1)
+    out = torch.matmul(probs[..., :C], v_cache) + probs[..., C:] * v_new[:, :, None]
+    return out.reshape(B, H, D)

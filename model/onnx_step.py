@@ -12,7 +12,6 @@ step sees after its write, without copying the cache inside the graph.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import warnings
 from pathlib import Path
@@ -22,32 +21,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from codec.onnx_backend import cache_dir
+from kernels import reference
 
 from .transformer import rotary
 
-GRAPH_VERSION = 1  # bump when the exported graph changes, so cached exports are not reused
+GRAPH_VERSION = 2  # bump when the exported graph changes, so cached exports are not reused
 
 
 def _rms_norm(norm, x):
     # Written out: the TorchScript exporter has no rms_norm at opset 17.
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + norm.eps) * norm.weight
-
-
-def _attend(q, k_new, v_new, k_cache, v_cache, cache_pos, pos, window: int):
-    """q [B,H,D]; k_new, v_new [B,Hkv,D]; caches [B,Hkv,C,D] before this frame's write."""
-    B, H, D = q.shape
-    Hkv = k_cache.shape[1]
-    qg = q.reshape(B, Hkv, H // Hkv, D)
-    scale = 1.0 / math.sqrt(D)
-    scores = torch.matmul(qg, k_cache.transpose(-1, -2)) * scale  # [B,Hkv,rep,C]
-    kp, qp = cache_pos[:, None, None, :], pos[:, None, None, None]
-    visible = (kp < qp) & (kp > qp - window) & (kp >= 0)
-    scores = scores.masked_fill(~visible, float("-inf"))
-    own = (qg * k_new[:, :, None]).sum(-1, keepdim=True) * scale  # this frame's key: always visible
-    probs = torch.softmax(torch.cat([scores, own], -1), -1)
-    C = k_cache.shape[2]
-    out = torch.matmul(probs[..., :C], v_cache) + probs[..., C:] * v_new[:, :, None]
-    return out.reshape(B, H, D)
 
 
 class _StepGraph(nn.Module):
@@ -61,7 +44,7 @@ class _StepGraph(nn.Module):
         ks, vs = [], []
         for i, block in enumerate(m.blocks):
             q, k, v = block.attn._qkv(_rms_norm(block.attn_norm, x), cos, sin)
-            y = _attend(q, k, v, kv[i], kv[cfg.layers + i], cache_pos, pos, cfg.context)
+            y = reference.decode_before_write(q, k, v, kv[i], kv[cfg.layers + i], cache_pos, pos, cfg.context)
             x = x + block.attn.wo(y.flatten(1))
             h = _rms_norm(block.mlp_norm, x)
             a, b = block.mlp.w13(h).chunk(2, dim=-1)
