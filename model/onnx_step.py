@@ -106,7 +106,6 @@ class OnnxStep:
         opts.intra_op_num_threads = 1
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self.dtype = next(model.parameters()).dtype
 
     def __call__(self, tokens, cache):
         cfg = self.cfg
