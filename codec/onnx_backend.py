@@ -75,6 +75,18 @@ def providers(device: torch.device) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+def session_options():
+    """ONNX Runtime options for a serving step: one non-spinning thread. A spinning thread pool takes
+    the cores the event loop and the other steps need between frames (seen as p99 latency spikes)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
+
+
 class OnnxRunner:
     """Same interface as the torch runner: step(x, states) -> (y, states)."""
 
@@ -83,12 +95,7 @@ class OnnxRunner:
 
         self.device = device
         key = _fingerprint(torch_runner)
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        # A spinning ORT thread pool takes the cores the event loop and the model need between
-        # frames; one non-spinning thread per step leaves them free (seen as p99 latency spikes).
-        opts.intra_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts = session_options()
         self._sessions = {}
         for which in ("encode", "decode"):
             path = cache_dir() / f"{key}-{which}.onnx"

@@ -17,15 +17,14 @@ import warnings
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from codec.onnx_backend import cache_dir
+from codec.onnx_backend import cache_dir, session_options
 from kernels import reference
 
 from .transformer import rotary
 
-GRAPH_VERSION = 2  # bump when the exported graph changes, so cached exports are not reused
+GRAPH_VERSION = 3  # bump when the exported graph changes, so cached exports are not reused
 
 
 def _rms_norm(norm, x):
@@ -46,9 +45,7 @@ class _StepGraph(nn.Module):
             q, k, v = block.attn._qkv(_rms_norm(block.attn_norm, x), cos, sin)
             y = reference.decode_before_write(q, k, v, kv[i], kv[cfg.layers + i], cache_pos, pos, cfg.context)
             x = x + block.attn.wo(y.flatten(1))
-            h = _rms_norm(block.mlp_norm, x)
-            a, b = block.mlp.w13(h).chunk(2, dim=-1)
-            x = x + block.mlp.w2(F.silu(a) * b)
+            x = x + block.mlp(_rms_norm(block.mlp_norm, x))
             ks.append(k)
             vs.append(v)
         h = _rms_norm(m.norm, x)
@@ -100,12 +97,7 @@ class OnnxStep:
         path = cache_dir() / f"model-{_fingerprint(model)}.onnx"
         if not path.is_file():
             export(model, path)
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        # One non-spinning thread, as for the codec: a spinning pool takes the core the event loop needs.
-        opts.intra_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
 
     def __call__(self, tokens, cache):
         cfg = self.cfg
