@@ -57,7 +57,7 @@ def export(torch_runner, which: str, path: Path) -> Path:
     axes = {n: {0: "batch"} for n in names_in[1:] + names_out[1:]}
     axes.update({"x": {0: "batch", 2: "time"}, "y": {0: "batch", 2: "time"}})
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".tmp{os.getpid()}")  # servers may export the same codec at once
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, (x, *states), str(tmp), input_names=names_in, output_names=names_out,

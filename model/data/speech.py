@@ -106,7 +106,7 @@ class WordBank:
         else:
             bank = {w: render_word(w, voice, self.rate) for w in words}
             file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = file.with_suffix(".tmp.npz")
+            tmp = file.with_suffix(f".tmp{os.getpid()}.npz")  # processes may render the same voice at once
             np.savez(tmp, **bank)
             os.replace(tmp, file)
         self._voices[voice] = bank

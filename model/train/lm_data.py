@@ -74,7 +74,7 @@ def encode_utterances(encode: Float32Encoder, pcms: list[np.ndarray], shifts: li
 
 
 def _save(obj, file: Path) -> None:
-    tmp = file.with_suffix(".tmp")
+    tmp = file.with_suffix(f".tmp{os.getpid()}")  # ranks may write the same shard at once
     torch.save(obj, tmp)
     os.replace(tmp, file)
 
