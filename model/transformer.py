@@ -98,9 +98,9 @@ class Block(nn.Module):
         self.attn_norm, self.attn = RMSNorm(cfg.dim), Attention(cfg)
         self.mlp_norm, self.mlp = RMSNorm(cfg.dim), MLP(cfg)
 
-    def forward(self, x, cos, sin):
-        x = x + self.attn(self.attn_norm(x), cos, sin)
-        return x + self.mlp(self.mlp_norm(x))
+    def forward(self, x, cos, sin, dropout: float = 0.0):
+        x = x + F.dropout(self.attn(self.attn_norm(x), cos, sin), dropout, self.training)
+        return x + F.dropout(self.mlp(self.mlp_norm(x)), dropout, self.training)
 
     def step(self, x, cos, sin, cache, layer):
         x = x + self.attn.step(self.attn_norm(x), cos, sin, cache, layer)
@@ -128,6 +128,7 @@ class SpeechTransformer(nn.Module):
         self.tokenizer = ByteTokenizer()
         self.default_sampling = SamplingSettings()  # a checkpoint may recommend its own
         self.step_runner = None  # another implementation of `step` (the ONNX Runtime one), when chosen
+        self.dropout = 0.0  # on the residual branches, teacher-forced training only (a recipe setting)
         self.apply(self._init)
 
     def stream(self, batch_size: int, context: int | None = None, seed: int = 0):
@@ -157,7 +158,7 @@ class SpeechTransformer(nn.Module):
         cos, sin = rotary(torch.arange(T, device=tokens.device), self.cfg.head_dim, self.cfg.rope_base)
         x = self.embed_tokens(tokens)
         for block in self.blocks:
-            x = block(x, cos, sin)
+            x = block(x, cos, sin, self.dropout)
         return self.heads(x)
 
     def use_step_backend(self, backend: str) -> "SpeechTransformer":

@@ -27,6 +27,9 @@ def add_arguments(p) -> None:
     p.add_argument("--questions", type=int, help="lm: questions each training voice asks (rendered and "
                    "tokenized once; every batch assembles new conversations from them)")
     p.add_argument("--frames", type=int, help="lm: frames per conversation")
+    p.add_argument("--dropout", type=float, help="lm: dropout on the residual branches in training (default 0.1)")
+    p.add_argument("--user-noise", type=float, help="lm: probability that each user code is replaced by a random "
+                   "one in training, so no question is seen twice the same (default 0.1)")
     p.add_argument("--voices", type=int, help="how many training voices to render")
     p.add_argument("--save-seconds", type=float, default=1.0,
                    help="checkpoint at most this often; a kill loses at most this much training (default 1)")
@@ -50,6 +53,7 @@ def main(args) -> int:
         result = train(**common, agent_decoder=args.agent_decoder)
     else:
         from .lm_recipe import train
-        result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames)
+        result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames,
+                       dropout=args.dropout, user_noise=args.user_noise)
     print(json.dumps(result))
     return 0

@@ -119,6 +119,18 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
                      answer_words=[len(a.split()) for a in answers], frame_rate=codec.frame_rate)
 
 
+def noisy_user(user: torch.Tensor, p: float, cardinality: int, rng: random.Random) -> torch.Tensor:
+    """The user's codes, each replaced by a random code with probability `p`. The bank holds each
+    rendered question once, and a model trained on it learns the token sequences of its questions
+    by heart rather than their words (the same voices asking new questions scored 24-55% where the
+    training questions scored all but perfectly); with noise no question arrives twice the same."""
+    if p <= 0:
+        return user
+    gen = torch.Generator().manual_seed(rng.randrange(2**62))
+    flip = torch.rand(user.shape, generator=gen) < p
+    return torch.where(flip, torch.randint(0, cardinality, user.shape, generator=gen), user)
+
+
 def conversations(bank: TokenBank, count: int, frames: int, rng: random.Random, barge_in: float) -> dict:
     """{"text": [N,T], "agent": [N,K,T], "user": [N,K,T] int64; "answer_starts": [N, MAX_ANSWERS] (-1
     past the last answer); "speaking": [N,T] bool, where the agent's speech is}, freshly assembled."""

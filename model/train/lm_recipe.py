@@ -31,7 +31,7 @@ from .run import RUNS, TrainRun, distributed
 
 DEFAULTS = dict(config="small", codec=str(RUNS / "codec-small-seed0" / "codec"), steps=3000, batch=8, lr=1e-3,
                 warmup=200, seed=0, questions=64, frames=200, voices=64, pad_weight=0.5, barge_in=0.15,
-                held_out=64, eval_every=250)
+                held_out=64, eval_every=250, dropout=0.1, user_noise=0.1)
 HELD_OUT_VOICES, HELD_OUT_QUESTIONS = 10, 16
 
 
@@ -147,6 +147,7 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     torch.manual_seed(settings["seed"])
     model = SpeechTransformer(cfg).to(device)
     model.silence_codes.copy_(silence)
+    model.dropout = settings["dropout"]
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], betas=(0.9, 0.95), weight_decay=0.1)
     start = run.resume(model, optimizer)
     if start == 0 and settings.get("init"):
@@ -159,6 +160,7 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     while step < settings["steps"] and not run.stopping:
         rng = random.Random(f"{settings['seed']}-{step}-{rank}")
         batch = lm_data.conversations(bank, settings["batch"], settings["frames"], rng, settings["barge_in"])
+        batch["user"] = lm_data.noisy_user(batch["user"], settings["user_noise"], cfg.cardinality, rng)
         batch = {k: batch[k].to(device) for k in ("text", "agent", "user")}
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, settings)
