@@ -154,12 +154,16 @@ class SpeechTransformer(nn.Module):
     def forward(self, tokens: torch.Tensor):
         """Teacher-forced pass. tokens [B,T,1+2K] are the step inputs (see data layout in
         model/layout.py); returns text logits [B,T,V] and audio logits [B,T,K,card]."""
+        return self.heads(self.hidden(tokens))
+
+    def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The last block's output [B,T,dim] of a teacher-forced pass (what the heads read)."""
         B, T, _ = tokens.shape
         cos, sin = rotary(torch.arange(T, device=tokens.device), self.cfg.head_dim, self.cfg.rope_base)
         x = self.embed_tokens(tokens)
         for block in self.blocks:
             x = block(x, cos, sin, self.dropout)
-        return self.heads(x)
+        return x
 
     def use_step_backend(self, backend: str) -> "SpeechTransformer":
         """'torch' (this module's `step`) or 'onnx' (the same step exported to ONNX Runtime, CPU)."""

@@ -10,7 +10,8 @@ import pytest
 from codec import load_codec
 from codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
 from codec.checkpoint import save_checkpoint
-from model.data import INTENTS, UtteranceMaker, WordBank, all_answers, answer, assemble, sample_exchange, user_voices
+from model.data import (INTENTS, UtteranceMaker, WordBank, all_answers, answer, assemble, sample_exchange, user_voices,
+                        vocabulary)
 from model.data.conversations import AGENT_GAP, BARGE_IN_STOP
 from model.data.speech import AGENT_VOICE, EVAL_VARIANTS, TRAIN_VARIANTS
 from model.data.utterances import TEXT_LEAD
@@ -191,6 +192,31 @@ def test_answer_spans_find_each_answer_in_the_text_stream(bank):
     # and marks where the agent speaks (the frames its first-codebook accuracy is scored on)
     spoken = [f for t in first.turns for f in range(t.agent_start, t.agent_end)]
     assert held["speaking"][0].nonzero().flatten().tolist() == spoken
+
+
+def test_word_targets_name_each_word_the_user_said_on_the_frame_after_its_sound(bank, maker):
+    """Training's word head is taught, for every question, each word on the frame after the one its
+    sound ends in, whether the shard was encoded with them or they were replayed into an old one."""
+    words = vocabulary()
+    rng = random.Random("0-train-0")  # voice 0's draws, as build_bank makes them
+    asked, pcms, spans, shifts = lm_data._draw_questions(rng, maker, user_voices("train", 3, 0)[0], "train", 8, FRAME)
+    for q, (ex, pcm, said, shift) in enumerate(zip(asked, pcms, spans, shifts)):
+        heard = bank.heard[q]
+        assert [words[w] for w, _ in heard] == ex.user.split()
+        clip = np.concatenate([np.zeros(shift, np.float32), pcm])
+        for (_, frame), (_, start, end) in zip(heard, said):
+            # the label comes after the word's last sound, by at most two frames (espeak's audio is
+            # cut 10 ms past its last loud sample)
+            word = np.abs(clip[shift + start: shift + end])
+            last = shift + start + int(np.flatnonzero(word > 0.01 * word.max())[-1])
+            assert (frame - 2) * FRAME <= last < frame * FRAME, (frame, last / FRAME)
+        assert [f for _, f in heard] == sorted(f for _, f in heard)
+    # in an assembled batch the labels sit at each question's start plus its word frames
+    held = lm_data.conversations(bank, 1, 300, random.Random(3), barge_in=0.5)
+    conv = assemble(bank, 300, random.Random(3), barge_in=0.5)
+    expected = {t.user_start + f: w for t in conv.turns for w, f in bank.heard[t.question] if t.user_start + f < 300}
+    got = {i: int(w) for i, w in enumerate(held["heard"][0].tolist()) if w != lm_data.NO_WORD}
+    assert got == expected and len(got) >= 3
 
 
 def test_held_out_voices_and_paraphrases_never_appear_in_training():

@@ -45,6 +45,9 @@ class TokenBank:
     answer_texts: list[np.ndarray]  # aligned text, index i = frame i - TEXT_LEAD of the answer
     answer_words: list[int]  # how many words each answer has
     frame_rate: float
+    # per question, (word id, frame) for each word the user says: the frame after the one its
+    # sound ends in (relative to the question's first frame); training's word-recognition target
+    heard: list[list[tuple[int, int]]] = dataclasses.field(default_factory=list)
 
     def frames(self, seconds: tuple[float, float]) -> tuple[int, int]:
         return int(seconds[0] * self.frame_rate), int(seconds[1] * self.frame_rate)

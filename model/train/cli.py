@@ -30,6 +30,8 @@ def add_arguments(p) -> None:
     p.add_argument("--dropout", type=float, help="lm: dropout on the residual branches in training (default 0.1)")
     p.add_argument("--user-noise", type=float, help="lm: probability that each user code is replaced by a random "
                    "one in training, so no question is seen twice the same (default 0.1)")
+    p.add_argument("--word-weight", type=float, help="lm: weight of the training-only loss that names each word "
+                   "the user has just said (default 0.5; 0 turns it off)")
     p.add_argument("--voices", type=int, help="how many training voices to render")
     p.add_argument("--save-seconds", type=float, default=1.0,
                    help="checkpoint at most this often; a kill loses at most this much training (default 1)")
@@ -54,6 +56,6 @@ def main(args) -> int:
     else:
         from .lm_recipe import train
         result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames,
-                       dropout=args.dropout, user_noise=args.user_noise)
+                       dropout=args.dropout, user_noise=args.user_noise, word_weight=args.word_weight)
     print(json.dumps(result))
     return 0

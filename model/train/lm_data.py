@@ -26,6 +26,7 @@ LEAD = 6  # frames of silence encoded before an utterance: the encoder has settl
 TAIL = 20  # frames encoded after speech: the encoder settles into its silence after about 17
 ENCODE_BATCH = 32
 MAX_ANSWERS = 16  # answer starts kept per held-out conversation
+NO_WORD = -100  # "heard" where no word ends: cross-entropy's ignore index
 
 
 def codec_digest(codec_dir: Path) -> str:
@@ -79,6 +80,21 @@ def _save(obj, file: Path) -> None:
     os.replace(tmp, file)
 
 
+def _draw_questions(rng: random.Random, maker: UtteranceMaker, voice, split: str, count: int, fs: int):
+    """What a voice asks, rendered: (exchanges, pcms, word spans in samples, shifts). The order of
+    draws from `rng` is part of the cache format: the cached shards are replayed through it."""
+    asked = [sample_exchange(rng, split) for _ in range(count)]
+    said = [maker.user_utterance(ex.user, voice, rng) for ex in asked]
+    shifts = [rng.randrange(fs) for _ in asked]
+    return asked, [p for p, _ in said], [w for _, w in said], shifts
+
+
+def heard_words(spans: list[tuple[str, int, int]], shift: int, fs: int) -> list[tuple[str, int]]:
+    """(word, frame) for each word of a question: the frame after the one its sound ends in,
+    counted from the question's first frame (the utterance starts `shift` samples into it)."""
+    return [(w, (shift + end - 1) // fs + 1) for w, _, end in spans]
+
+
 def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice: int, seed: int, voices: int,
                split: str, root: Path, show: bool = True) -> TokenBank:
     """The answers and `questions_per_voice` questions from each of `voices` voices of `split`,
@@ -97,26 +113,31 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
         codes, frames = encode_utterances(encode, [p for p, _ in said], [0] * len(said), fs, None, rate)
         ans = {"codes": codes, "frames": frames, "texts": [maker.answer_text(w) for _, w in said]}
         _save(ans, file)
-    questions, speech, answer_of = [], [], []
+    questions, speech, answer_of, heard = [], [], [], []
+    word_id = {w: i for i, w in enumerate(maker.words)}
     pool = user_voices(split, voices, seed)
     for v in tqdm(range(voices), desc=f"encode {split} questions", unit="voice", disable=not show):
         file = folder / f"{split}-s{seed}-voice{v:04d}-{questions_per_voice}q.pt"
-        if file.is_file():
-            shard = torch.load(file, weights_only=False)
-        else:
+        shard = torch.load(file, weights_only=False) if file.is_file() else None
+        if shard is None or "heard" not in shard:
             rng = random.Random(f"{seed}-{split}-{v}")
-            asked = [sample_exchange(rng, split) for _ in range(questions_per_voice)]
-            pcms = [maker.user_utterance(ex.user, pool[v], rng)[0] for ex in asked]
-            shifts = [rng.randrange(fs) for _ in asked]
-            codes, frames = encode_utterances(encode, pcms, shifts, fs, [rng.randrange(2**31) for _ in asked], rate)
-            shard = {"codes": codes, "frames": frames, "answers": [ex.agent for ex in asked]}
+            asked, pcms, spans, shifts = _draw_questions(rng, maker, pool[v], split, questions_per_voice, fs)
+            said = [heard_words(w, shift, fs) for w, shift in zip(spans, shifts)]
+            if shard is None:
+                codes, frames = encode_utterances(encode, pcms, shifts, fs,
+                                                  [rng.randrange(2**31) for _ in asked], rate)
+                shard = {"codes": codes, "frames": frames, "answers": [ex.agent for ex in asked]}
+            elif shard["answers"] != [ex.agent for ex in asked]:
+                raise RuntimeError(f"{file} does not match its draws; delete it to encode it again")
+            shard["heard"] = said  # shards from before word targets get them by replaying the draws
             _save(shard, file)
         questions += shard["codes"]
         speech += shard["frames"]
         answer_of += [answers.index(a) for a in shard["answers"]]
+        heard += [[(word_id[w], f) for w, f in q] for q in shard["heard"]]
     return TokenBank(silence=silence, questions=questions, speech_frames=speech, answer_of=answer_of,
                      answers=ans["codes"], answer_speech_frames=ans["frames"], answer_texts=ans["texts"],
-                     answer_words=[len(a.split()) for a in answers], frame_rate=codec.frame_rate)
+                     answer_words=[len(a.split()) for a in answers], frame_rate=codec.frame_rate, heard=heard)
 
 
 def noisy_user(user: torch.Tensor, p: float, cardinality: int, rng: random.Random) -> torch.Tensor:
@@ -133,16 +154,21 @@ def noisy_user(user: torch.Tensor, p: float, cardinality: int, rng: random.Rando
 
 def conversations(bank: TokenBank, count: int, frames: int, rng: random.Random, barge_in: float) -> dict:
     """{"text": [N,T], "agent": [N,K,T], "user": [N,K,T] int64; "answer_starts": [N, MAX_ANSWERS] (-1
-    past the last answer); "speaking": [N,T] bool, where the agent's speech is}, freshly assembled."""
+    past the last answer); "speaking": [N,T] bool, where the agent's speech is; "heard": [N,T] the id
+    of the word the user has just finished saying, NO_WORD elsewhere}, freshly assembled."""
     convs = [assemble(bank, frames, rng, barge_in) for _ in range(count)]
     starts = torch.full((count, MAX_ANSWERS), -1, dtype=torch.int64)
     speaking = torch.zeros(count, frames, dtype=torch.bool)
+    heard = torch.full((count, frames), NO_WORD, dtype=torch.int64)
     for row, c in enumerate(convs):
         found = c.answer_starts()[:MAX_ANSWERS]
         starts[row, :len(found)] = torch.tensor(found, dtype=torch.int64)
         for t in c.turns:
             speaking[row, t.agent_start: t.agent_end] = True
+            for word, frame in (bank.heard[t.question] if bank.heard else ()):
+                if t.user_start + frame < frames:
+                    heard[row, t.user_start + frame] = word
     return {"text": torch.from_numpy(np.stack([c.text for c in convs])),
             "user": torch.from_numpy(np.stack([c.user for c in convs])),
             "agent": torch.from_numpy(np.stack([c.agent for c in convs])), "answer_starts": starts,
-            "speaking": speaking}
+            "speaking": speaking, "heard": heard}

@@ -3,7 +3,8 @@
 Teacher forcing over whole conversations in the delayed layout (model/layout.py), each batch
 freshly assembled from the tokenized questions and answers (model/train/lm_data.py). The loss is
 cross-entropy on the agent's text and on each of its codebooks; the text pad token, most of the
-text stream, counts half, as in Moshi, so the words are not drowned by silence.
+text stream, counts half, as in Moshi, so the words are not drowned by silence. In training only,
+a word head names each word the user has just finished saying (`WithWordHead`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from codec import load_codec
@@ -23,6 +25,7 @@ from codec.checkpoint import read_meta
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import CONFIGS
+from ..data import vocabulary
 from ..layout import IGNORE, step_inputs, targets
 from ..tokenizer import ByteTokenizer
 from ..transformer import SpeechTransformer
@@ -31,7 +34,8 @@ from .run import RUNS, TrainRun, distributed
 
 DEFAULTS = dict(config="small", codec=str(RUNS / "codec-small-seed0" / "codec"), steps=3000, batch=8, lr=1e-3,
                 warmup=200, seed=0, questions=64, frames=200, voices=64, pad_weight=0.5, barge_in=0.15,
-                held_out=64, eval_every=250, dropout=0.1, user_noise=0.1)
+                held_out=64, eval_every=250, dropout=0.1, user_noise=0.1,
+                word_weight=0.5)
 HELD_OUT_VOICES, HELD_OUT_QUESTIONS = 10, 16
 
 
@@ -44,30 +48,54 @@ def learning_rate(step: int, settings: dict) -> float:
     return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def losses(forward, cfg, batch: dict, pad_weight: float) -> dict:
-    """`forward` is the model or its DistributedDataParallel wrapper (which all-reduces gradients)."""
+class WithWordHead(nn.Module):
+    """The model and a head, for training only, that names the word the user has just finished
+    saying. The answer is one decision per question, and a model taught only that learns its
+    training questions by heart; a target for every word heard teaches it the words. The head is
+    not exported: serving never reads it."""
+
+    def __init__(self, model: SpeechTransformer, words: int):
+        super().__init__()
+        self.model = model
+        self.word_head = nn.Linear(model.cfg.dim, words, bias=False)
+        nn.init.normal_(self.word_head.weight, std=0.02)
+
+    def forward(self, tokens):
+        h = self.model.hidden(tokens)
+        text, audio = self.model.heads(h)
+        return text, audio, self.word_head(self.model.norm(h))
+
+
+def losses(forward, cfg, batch: dict, pad_weight: float, word_weight: float) -> dict:
+    """`forward` is a WithWordHead or its DistributedDataParallel wrapper (which all-reduces gradients)."""
     text, agent, user = batch["text"], batch["agent"], batch["user"]
     tokens = step_inputs(text, agent, user, cfg.delays, cfg.cardinality, ByteTokenizer.BOS)
     text_t, audio_t = targets(text, agent, cfg.delays, cfg.cardinality)
-    text_logits, audio_logits = forward(tokens)
+    text_logits, audio_logits, word_logits = forward(tokens)
+    # every word's frame is labelled in any batch that has a question (a sum, not a mean over none)
+    heard = batch["heard"].flatten()
+    word_loss = F.cross_entropy(word_logits.flatten(0, 1), heard, ignore_index=lm_data.NO_WORD, reduction="sum") \
+        / (heard != lm_data.NO_WORD).sum().clamp(min=1)
     per_tok = F.cross_entropy(text_logits.flatten(0, 1), text_t.flatten(), reduction="none")
     weight = torch.where(text_t.flatten() == ByteTokenizer.PAD, pad_weight, 1.0)
     text_loss = (per_tok * weight).sum() / weight.sum()
     audio_loss = F.cross_entropy(audio_logits.flatten(0, 2), audio_t.flatten(), ignore_index=IGNORE)
-    return {"loss": text_loss + audio_loss, "text": text_loss, "audio": audio_loss}
+    return {"loss": text_loss + audio_loss + word_weight * word_loss, "text": text_loss, "audio": audio_loss,
+            "words": word_loss}
 
 
 @torch.no_grad()
-def held_out_accuracy(model: SpeechTransformer, data: dict, device) -> dict:
+def held_out_accuracy(trainee: WithWordHead, data: dict, device) -> dict:
     """Teacher-forced accuracy on held-out voices and paraphrases: the text bytes the agent should
-    say (pad excluded), its first codebook while it speaks, and whole answers with every byte right."""
-    model.eval()
-    cfg = model.cfg
+    say (pad excluded), its first codebook while it speaks, whole answers with every byte right, and
+    the words the user said named by the word head."""
+    trainee.eval()
+    cfg = trainee.model.cfg
     text, agent, user = (data[k].long().to(device) for k in ("text", "agent", "user"))
     tokens = step_inputs(text, agent, user, cfg.delays, cfg.cardinality, ByteTokenizer.BOS)
     text_t, audio_t = targets(text, agent, cfg.delays, cfg.cardinality)
-    text_logits, audio_logits = model(tokens)
-    model.train()
+    text_logits, audio_logits, word_logits = trainee(tokens)
+    trainee.train()
     words = text_t != ByteTokenizer.PAD
     # the first codebook's targets lag the frames by its delay
     d0 = cfg.delays[0]
@@ -75,6 +103,9 @@ def held_out_accuracy(model: SpeechTransformer, data: dict, device) -> dict:
     speaking[:, d0:] = data["speaking"][:, : speaking.shape[1] - d0]
     speaking = speaking.to(device)
     out = {}
+    heard = data["heard"].to(device)
+    if (heard != lm_data.NO_WORD).any():
+        out["heldout_word_acc"] = (word_logits.argmax(-1) == heard)[heard != lm_data.NO_WORD].float().mean().item()
     if words.any():
         out["heldout_text_acc"] = (text_logits.argmax(-1) == text_t)[words].float().mean().item()
     if speaking.any():
@@ -148,23 +179,24 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     model = SpeechTransformer(cfg).to(device)
     model.silence_codes.copy_(silence)
     model.dropout = settings["dropout"]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], betas=(0.9, 0.95), weight_decay=0.1)
-    start = run.resume(model, optimizer)
+    trainee = WithWordHead(model, len(vocabulary())).to(device)
+    optimizer = torch.optim.AdamW(trainee.parameters(), lr=settings["lr"], betas=(0.9, 0.95), weight_decay=0.1)
+    start = run.resume(trainee, optimizer)
     if start == 0 and settings.get("init"):
         init_from(model, settings["init"])
-    wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    wrapped = torch.nn.parallel.DistributedDataParallel(trainee) if world > 1 else trainee
     restore_signals = run.begin(save_seconds)
     bar = tqdm(total=settings["steps"], initial=start, disable=not run.main, desc="lm", unit="step")
     step = start
-    model.train()
+    trainee.train()
     while step < settings["steps"] and not run.stopping:
         rng = random.Random(f"{settings['seed']}-{step}-{rank}")
         batch = lm_data.conversations(bank, settings["batch"], settings["frames"], rng, settings["barge_in"])
         batch["user"] = lm_data.noisy_user(batch["user"], settings["user_noise"], cfg.cardinality, rng)
-        batch = {k: batch[k].to(device) for k in ("text", "agent", "user")}
+        batch = {k: batch[k].to(device) for k in ("text", "agent", "user", "heard")}
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, settings)
-        result = losses(wrapped, cfg, batch, settings["pad_weight"])
+        result = losses(wrapped, cfg, batch, settings["pad_weight"], settings["word_weight"])
         optimizer.zero_grad(set_to_none=True)
         result["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -172,13 +204,13 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
         step += 1
         values = {k: round(v.item(), 5) for k, v in result.items()}
         if held_out is not None and step % settings["eval_every"] == 0 and run.main:
-            values.update({k: round(v, 4) for k, v in held_out_accuracy(model, held_out, device).items()})
-        run.step_done(step, values, model, optimizer, last=step == settings["steps"])
+            values.update({k: round(v, 4) for k, v in held_out_accuracy(trainee, held_out, device).items()})
+        run.step_done(step, values, trainee, optimizer, last=step == settings["steps"])
         bar.update(1)
-        bar.set_postfix(loss=values["loss"], text=values["text"], audio=values["audio"])
+        bar.set_postfix(loss=values["loss"], text=values["text"], audio=values["audio"], words=values["words"])
     bar.close()
     restore_signals()
-    equal = run.finish(model, optimizer, step)
+    equal = run.finish(trainee, optimizer, step)
     export = run.out / "lm"
     if run.main:
         save_checkpoint(model, export, codec=str(codec_dir), extra={"trained_steps": step})

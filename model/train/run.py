@@ -127,7 +127,7 @@ class TrainRun:
         import matplotlib.pyplot as plt
 
         rows = [json.loads(ln) for ln in self.log_file.read_text().splitlines() if ln]
-        scores = {"stoi", "heldout_text_acc", "heldout_audio0_acc"}  # higher is better: right axis
+        scores = {"stoi", "heldout_text_acc", "heldout_audio0_acc", "heldout_answer_exact", "heldout_word_acc"}  # higher is better: right axis
         keys = sorted({k for r in rows for k in r} - {"step", "seconds"} - scores)
         fig, ax = plt.subplots(figsize=(7, 4))
         for k in keys:
