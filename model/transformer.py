@@ -154,16 +154,18 @@ class SpeechTransformer(nn.Module):
     def forward(self, tokens: torch.Tensor):
         """Teacher-forced pass. tokens [B,T,1+2K] are the step inputs (see data layout in
         model/layout.py); returns text logits [B,T,V] and audio logits [B,T,K,card]."""
-        return self.heads(self.hidden(tokens))
+        return self.heads(self.hidden_states(tokens)[-1])
 
-    def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The last block's output [B,T,dim] of a teacher-forced pass (what the heads read)."""
+    def hidden_states(self, tokens: torch.Tensor) -> list[torch.Tensor]:
+        """Every block's output [B,T,dim] of a teacher-forced pass; the heads read the last."""
         B, T, _ = tokens.shape
         cos, sin = rotary(torch.arange(T, device=tokens.device), self.cfg.head_dim, self.cfg.rope_base)
         x = self.embed_tokens(tokens)
+        states = []
         for block in self.blocks:
             x = block(x, cos, sin, self.dropout)
-        return x
+            states.append(x)
+        return states
 
     def use_step_backend(self, backend: str) -> "SpeechTransformer":
         """'torch' (this module's `step`) or 'onnx' (the same step exported to ONNX Runtime, CPU)."""

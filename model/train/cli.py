@@ -32,6 +32,8 @@ def add_arguments(p) -> None:
                    "one in training, so no question is seen twice the same (default 0.1)")
     p.add_argument("--word-weight", type=float, help="lm: weight of the training-only loss that names each word "
                    "the user has just said (default 0.5; 0 turns it off)")
+    p.add_argument("--word-depth", type=int, help="lm: the word head reads the block this many below the top "
+                   "(default 2: two blocks can attend to the words heard)")
     p.add_argument("--voices", type=int, help="how many training voices to render")
     p.add_argument("--save-seconds", type=float, default=1.0,
                    help="checkpoint at most this often; a kill loses at most this much training (default 1)")
@@ -56,6 +58,7 @@ def main(args) -> int:
     else:
         from .lm_recipe import train
         result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames,
-                       dropout=args.dropout, user_noise=args.user_noise, word_weight=args.word_weight)
+                       dropout=args.dropout, user_noise=args.user_noise, word_weight=args.word_weight,
+                       word_depth=args.word_depth)
     print(json.dumps(result))
     return 0

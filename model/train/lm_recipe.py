@@ -28,14 +28,14 @@ from ..config import CONFIGS
 from ..data import vocabulary
 from ..layout import IGNORE, step_inputs, targets
 from ..tokenizer import ByteTokenizer
-from ..transformer import SpeechTransformer
+from ..transformer import RMSNorm, SpeechTransformer
 from . import lm_data
 from .run import RUNS, TrainRun, distributed
 
 DEFAULTS = dict(config="small", codec=str(RUNS / "codec-small-seed0" / "codec"), steps=3000, batch=8, lr=1e-3,
                 warmup=200, seed=0, questions=64, frames=200, voices=64, pad_weight=0.5, barge_in=0.15,
                 held_out=64, eval_every=250, dropout=0.1, user_noise=0.1,
-                word_weight=0.5)
+                word_weight=0.5, word_depth=2)
 HELD_OUT_VOICES, HELD_OUT_QUESTIONS = 10, 16
 
 
@@ -51,19 +51,22 @@ def learning_rate(step: int, settings: dict) -> float:
 class WithWordHead(nn.Module):
     """The model and a head, for training only, that names the word the user has just finished
     saying. The answer is one decision per question, and a model taught only that learns its
-    training questions by heart; a target for every word heard teaches it the words. The head is
-    not exported: serving never reads it."""
+    training questions by heart; a target for every word heard teaches it the words. The head
+    reads the block `depth` below the top, so the blocks above can attend to the words heard when
+    they answer. It is not exported: serving never reads it."""
 
-    def __init__(self, model: SpeechTransformer, words: int):
+    def __init__(self, model: SpeechTransformer, words: int, depth: int):
         super().__init__()
-        self.model = model
+        self.model, self.depth = model, depth
+        self.word_norm = RMSNorm(model.cfg.dim)
         self.word_head = nn.Linear(model.cfg.dim, words, bias=False)
         nn.init.normal_(self.word_head.weight, std=0.02)
 
     def forward(self, tokens):
-        h = self.model.hidden(tokens)
-        text, audio = self.model.heads(h)
-        return text, audio, self.word_head(self.model.norm(h))
+        states = self.model.hidden_states(tokens)
+        text, audio = self.model.heads(states[-1])
+        below = states[max(len(states) - 1 - self.depth, 0)]
+        return text, audio, self.word_head(self.word_norm(below))
 
 
 def losses(forward, cfg, batch: dict, pad_weight: float, word_weight: float) -> dict:
@@ -179,7 +182,7 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     model = SpeechTransformer(cfg).to(device)
     model.silence_codes.copy_(silence)
     model.dropout = settings["dropout"]
-    trainee = WithWordHead(model, len(vocabulary())).to(device)
+    trainee = WithWordHead(model, len(vocabulary()), settings["word_depth"]).to(device)
     optimizer = torch.optim.AdamW(trainee.parameters(), lr=settings["lr"], betas=(0.9, 0.95), weight_decay=0.1)
     start = run.resume(trainee, optimizer)
     if start == 0 and settings.get("init"):
