@@ -20,13 +20,14 @@ from tqdm import tqdm
 
 from ..data import TokenBank, UtteranceMaker, all_answers, assemble, sample_exchange, user_voices
 from ..data.augment import augment
+from ..layout import IGNORE
 
 DATA_VERSION = 4  # bump when the utterances change
 LEAD = 6  # frames of silence encoded before an utterance: the encoder has settled after 5
 TAIL = 20  # frames encoded after speech: the encoder settles into its silence after about 17
 ENCODE_BATCH = 32
 MAX_ANSWERS = 16  # answer starts kept per held-out conversation
-NO_WORD = -100  # "heard" where no word ends: cross-entropy's ignore index
+NO_WORD = IGNORE  # "heard" where no word ends: ignored by the loss, as the layout's missing targets
 
 
 def codec_digest(codec_dir: Path) -> str:
