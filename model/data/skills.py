@@ -24,18 +24,23 @@ class Exchange:
 # Words a user may put around a request. Training sentences wrap a request's core in these, so the
 # model learns that the core carries the meaning; held-out sentences are whole phrasings that no
 # wrapping of a training core produces (tests/test_data.py checks this by enumeration).
-OPENERS = ("please", "okay", "hey", "so", "antiphon", "hey antiphon", "excuse me", "um", "now", "tell me")
-CLOSERS = ("please", "for me", "antiphon", "now", "okay")
+OPENERS = ("please", "okay", "hey", "so", "antiphon", "hey antiphon", "excuse me", "um", "now", "tell me", "well",
+           "right", "listen", "oh", "hi", "hello antiphon", "quick question", "alright")
+CLOSERS = ("please", "for me", "antiphon", "now", "okay", "thanks", "right now", "if you can")
 OPENER_P, CLOSER_P = 0.45, 0.3
 
 # Sentences outside the skill set: subjects x predicates, and requests the agent cannot serve.
 _UNKNOWN_SUBJECTS = ("the weather", "my car", "the dog", "my friend", "the train", "this house", "the music",
-                     "my sister", "the coffee", "the garden")
+                     "my sister", "the coffee", "the garden", "the bus", "my brother", "the window", "the cat",
+                     "my phone", "the road")
 _UNKNOWN_PREDICATES = ("is purple", "is very late", "looks happy", "was here yesterday", "is too loud",
-                       "is broken", "is on the table", "smells good", "went home")
+                       "is broken", "is on the table", "smells good", "went home", "is wet", "needs a wash",
+                       "was blue")
 _UNKNOWN_REQUESTS = ("open the window", "play some music", "turn on the light", "where is the station",
                      "what time is it", "is it raining", "book a table", "call my sister", "bananas are yellow",
-                     "i like green apples", "close the door", "find my keys", "buy some bread")
+                     "i like green apples", "close the door", "find my keys", "buy some bread", "tell me a joke",
+                     "send a message", "what is the capital of france", "water the plants", "i lost my hat",
+                     "the soup is hot", "drive me home", "who won the game", "it is sunny today")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,43 +74,61 @@ class Intent:
 
 INTENTS: tuple[Intent, ...] = (
     Intent("greeting", ("hello", "hi", "hi there", "hey there", "good morning", "good afternoon",
-                        "hello antiphon", "hi antiphon", "hey antiphon"),
+                        "hello antiphon", "hi antiphon", "hey antiphon", "hey", "good day", "hello again", "hi again",
+                        "morning", "greetings", "hey hello", "well hello", "hello hello"),
            ("hello there", "good evening", "okay hi"), wrapped=False),
     Intent("name", ("what is your name", "who are you", "tell me your name", "your name", "what should i call you",
-                    "what do people call you", "what are you", "may i know your name"),
+                    "what do people call you", "what are you", "may i know your name", "do you have a name",
+                    "what name do you have", "tell me who you are", "say your name", "introduce yourself",
+                    "who am i talking to", "who is this", "what is your name again"),
            ("what do i call you", "and who are you", "what are you called")),
     Intent("how_are_you", ("how are you", "how are you doing", "how is it going", "how do you feel",
-                           "are you okay", "how are things"),
+                           "are you okay", "how are things", "how are you today", "are you well", "how do you do",
+                           "are you alright", "how is life", "how have you been", "is everything okay",
+                           "how is it going today"),
            ("are you doing well", "how are you feeling", "how is your day")),
     Intent("abilities", ("what can you do", "how can you help me", "what are you good at", "what do you do",
-                         "what are your skills", "what can you help me with"),
+                         "what are your skills", "what can you help me with", "what are you able to do",
+                         "what skills do you have", "what can i ask you", "what are your abilities",
+                         "show me what you can do", "what kind of things can you do"),
            ("what do you know how to do", "tell me what you can do", "how can you help")),
     Intent("add", ("what is {a} plus {b}", "add {a} and {b}", "{a} plus {b}", "what do you get from {a} plus {b}",
                    "calculate {a} plus {b}", "what does {a} plus {b} make", "what is the sum of {a} and {b}",
-                   "{a} plus {b} is what"),
+                   "{a} plus {b} is what", "add {b} to {a}", "give me {a} plus {b}", "{a} plus {b} equals what",
+                   "what is {a} plus {b} equal to", "what do {a} and {b} add up to", "{a} and {b} added together"),
            ("how much is {a} plus {b}", "what would {a} plus {b} be"), weight=2.0),
     Intent("subtract", ("what is {a} minus {b}", "take {b} from {a}", "{a} minus {b}", "calculate {a} minus {b}",
                         "what does {a} minus {b} make", "what do you get from {a} minus {b}", "{a} minus {b} is what",
-                        "subtract {b} from {a}"),
+                        "subtract {b} from {a}", "give me {a} minus {b}", "{a} minus {b} equals what",
+                        "what is {a} minus {b} equal to", "{a} take away {b}", "what is {a} take away {b}"),
            ("how much is {a} minus {b}", "what would {a} minus {b} be"), weight=2.0),
     Intent("multiply", ("what is {a} times {b}", "multiply {a} by {b}", "{a} times {b}", "calculate {a} times {b}",
                         "what does {a} times {b} make", "what do you get from {a} times {b}", "{a} times {b} is what",
-                        "what is {a} multiplied by {b}"),
+                        "what is {a} multiplied by {b}", "give me {a} times {b}", "{a} times {b} equals what",
+                        "what is {a} times {b} equal to", "{a} multiplied by {b}",
+                        "what is the product of {a} and {b}"),
            ("how much is {a} times {b}", "what would {a} times {b} be"), weight=2.0),
     Intent("count", ("count to {n}", "count up to {n}", "count from one to {n}", "start counting to {n}",
-                     "let us count to {n}", "i want you to count to {n}", "count for me to {n}"),
+                     "let us count to {n}", "i want you to count to {n}", "count for me to {n}", "go count to {n}",
+                     "count all the way to {n}", "count slowly to {n}", "count from one up to {n}",
+                     "i would like you to count to {n}", "count to the number {n}"),
            ("can you count to {n}", "could you count up to {n}")),
     Intent("spell", ("spell {w}", "how do you spell {w}", "spell the word {w}", "spell out {w}",
-                     "what is the spelling of {w}", "give me the spelling of {w}"),
+                     "what is the spelling of {w}", "give me the spelling of {w}", "what are the letters of {w}",
+                     "how do i spell {w}", "i need the spelling of {w}", "spell the word {w} for me",
+                     "letters in {w}", "spell {w} letter by letter"),
            ("can you spell {w}", "how is {w} spelled", "spell out the word {w}"), weight=1.5),
     Intent("repeat", ("repeat {n}", "say {n}", "repeat the number {n}", "say the number {n}",
-                      "repeat after me {n}", "echo {n}", "please say {n} back"),
+                      "repeat after me {n}", "echo {n}", "please say {n} back", "say {n} again", "say back {n}",
+                      "echo the number {n}", "repeat {n} back", "say {n} back to me", "repeat the word {n}"),
            ("say the number {n} back", "can you repeat {n}", "repeat this number {n}"), weight=2.0),
     Intent("thanks", ("thank you", "thanks a lot", "thanks", "thank you so much", "many thanks", "thanks antiphon",
-                      "thank you antiphon", "that is great thanks", "okay thank you"),
+                      "thank you antiphon", "that is great thanks", "okay thank you", "thank you kindly", "thanks so much",
+                      "cheers", "thank you for that", "thanks for the help", "much appreciated", "that helps thanks"),
            ("thank you very much", "okay thanks", "great thank you"), wrapped=False),
     Intent("goodbye", ("goodbye", "bye now", "see you later", "bye", "bye bye", "goodbye antiphon",
-                       "i have to go now", "good night", "okay goodbye"),
+                       "i have to go now", "good night", "okay goodbye", "see you", "farewell", "bye for now",
+                       "i am leaving now", "catch you later", "have a nice day", "so long", "until next time"),
            ("talk to you later", "okay bye", "see you soon"), wrapped=False),
     Intent("unknown", tuple(f"{s} {p}" for s in _UNKNOWN_SUBJECTS for p in _UNKNOWN_PREDICATES) + _UNKNOWN_REQUESTS,
            ("the sky is falling", "bring me a pizza", "where is my phone", "it is cold outside"), wrapped=False),

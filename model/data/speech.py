@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,17 @@ import soxr
 
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",
            "en-us-nyc")
-TRAIN_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "f1", "f3", "f4", "klatt", "klatt2", "klatt4", "adam",
-                  "anika", "max", "paul")
+# Every espeak-ng variant whose sound differs from the rest (`espeak-ng --voices=variant`; caleb and
+# klatt6 render the same as klatt, Mr as no variant) except whispers, robots and effects; the more
+# voices training hears, the better it names words in voices it never heard.
+TRAIN_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m8", "f1", "f3", "f4", "klatt", "klatt2", "klatt4", "klatt5",
+                  "adam", "anika", "max", "paul", "Alex", "Alicia", "Andrea", "Andy", "Annie", "AnxiousAndy",
+                  "aunty", "belinda", "benjamin", "boris", "david", "Denis", "Diogo", "ed", "edward", "edward2",
+                  "Gene", "Gene2", "grandma", "grandpa", "Henrique", "Hugo", "iven", "iven2", "iven3", "iven4",
+                  "Jacky", "Lee", "marcelo", "Marco", "Mario", "Michael", "michel", "Mike", "miguel", "norbert",
+                  "Nguyen", "pablo", "pedro", "quincy", "RicishayMax", "rob", "robert", "sandro", "shelby",
+                  "steph", "steph2", "steph3", "Storm", "travis", "Tweaky", "victor", "zac", "antonio",
+                  "gustave", "kaukovalta")
 EVAL_VARIANTS = ("m7", "f5", "klatt3", "john", "linda")
 
 
@@ -104,7 +114,8 @@ class WordBank:
             with np.load(file) as z:
                 bank = {w: z[w] for w in z.files}
         else:
-            bank = {w: render_word(w, voice, self.rate) for w in words}
+            with ThreadPoolExecutor(os.cpu_count()) as pool:  # each word is its own espeak-ng process
+                bank = dict(zip(words, pool.map(lambda w: render_word(w, voice, self.rate), words)))
             file.parent.mkdir(parents=True, exist_ok=True)
             tmp = file.with_suffix(f".tmp{os.getpid()}.npz")  # processes may render the same voice at once
             np.savez(tmp, **bank)

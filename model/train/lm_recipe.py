@@ -202,7 +202,7 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
         result = losses(wrapped, cfg, batch, settings["pad_weight"], settings["word_weight"])
         optimizer.zero_grad(set_to_none=True)
         result["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trainee.parameters(), 1.0)  # the word head included
         optimizer.step()
         step += 1
         values = {k: round(v.item(), 5) for k, v in result.items()}
