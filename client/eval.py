@@ -28,7 +28,8 @@ SPEECH_RMS = 0.01  # an output frame above this is the agent speaking
 def add_arguments(p):
     p.add_argument("--url", help="evaluate a running server instead of spawning one")
     p.add_argument("--model", default="bundled", help="spawned server's model (default: bundled)")
-    p.add_argument("--codec", help="codec checkpoint for the STOI measure (default: the served model's)")
+    p.add_argument("--codec", help="codec checkpoint for the offline measures, STOI and the answers heard through "
+                                   "the codec alone (default: the served model's)")
     p.add_argument("--per-intent", type=int, default=4, help="held-out questions per intent")
     p.add_argument("--parallel", type=int, default=4, help="sessions at once")
     p.add_argument("--paraphrases", choices=["eval", "train"], default="eval",
@@ -162,6 +163,31 @@ def stoi_of_codec(codec_name: str, qs: list[dict]) -> float | None:
     return float(np.mean(scores))
 
 
+def answers_through_codec(codec_name: str, judge: AnswerJudge) -> dict | None:
+    """Every answer in the agent's voice, encoded and decoded by the codec, then judged: the most
+    the judged accuracy can be with this decoder, however well the model answers."""
+    import torch
+
+    from codec import load_codec
+
+    try:
+        codec = load_codec(codec_name)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"answers through the codec skipped: {e}")
+        return None
+    maker = UtteranceMaker(codec.sample_rate, codec.frame_size)
+    pad = np.zeros(codec.sample_rate // 2, np.float32)
+    lost = {}
+    for answer in all_answers():
+        pcm, _ = maker.agent_utterance(answer)
+        pcm = np.concatenate([pcm, np.zeros(-len(pcm) % codec.frame_size, np.float32)])
+        out = codec.decode(codec.encode(torch.from_numpy(pcm)[None, None]))[0, 0].numpy()
+        heard = judge.hear(np.concatenate([pad, out, pad]), codec.sample_rate)
+        if heard != answer:
+            lost[answer] = heard
+    return {"heard": 1 - len(lost) / len(all_answers()), "lost": lost}
+
+
 async def run_all(url: str, qs: list[dict], parallel: int, progress, sampling: dict | None = None) -> list[dict]:
     results: list[dict | None] = [None] * len(qs)
     gate = asyncio.Semaphore(parallel)
@@ -174,7 +200,7 @@ async def run_all(url: str, qs: list[dict], parallel: int, progress, sampling: d
     return results
 
 
-def report(qs, results, heard, stoi_score, hello) -> dict:
+def report(qs, results, heard, stoi_score, hello, through_codec=None) -> dict:
     by_intent = collections.defaultdict(lambda: [0, 0])
     confusion = collections.defaultdict(collections.Counter)
     for q, h in zip(qs, heard):
@@ -190,6 +216,7 @@ def report(qs, results, heard, stoi_score, hello) -> dict:
             "accuracy_by_intent": {k: v[0] / v[1] for k, v in sorted(by_intent.items())},
             "response_latency_s": percentiles(lat, qs=(50, 95)), "answered": len(lat),
             "talk_over_rate": float(np.mean([r["talk_over"] for r in results])), "stoi": stoi_score,
+            "answers_through_codec": through_codec,
             "confusion": {k: dict(v) for k, v in sorted(confusion.items())},
             "items": [{"intent": q["intent"], "user": q["user"], "voice": q["voice"], "expected": q["expected"],
                        "heard": h, "agent_text": r.get("text", ""), "response_latency_s": r["response_latency_s"]}
@@ -200,6 +227,7 @@ def markdown(rep: dict) -> str:
     lat = rep["response_latency_s"]
     fmt = lambda v: "n/a" if v is None else f"{v * 1000:.0f} ms"  # noqa: E731
     stoi = "n/a" if rep["stoi"] is None else f"{rep['stoi']:.3f}"
+    through = "n/a" if rep.get("answers_through_codec") is None else f"{rep['answers_through_codec']['heard']:.1%}"
     phr = "held-out" if rep.get("paraphrases", "eval") == "eval" else "training"
     lines = [f"Model `{rep['model']}`, codec `{rep['codec']}`, {rep['questions']} questions in held-out voices "
              f"with {phr} paraphrases.", "",
@@ -209,6 +237,7 @@ def markdown(rep: dict) -> str:
              f"| response latency p50 / p95 | {fmt(lat['p50'])} / {fmt(lat['p95'])} ({rep['answered']} answered) |",
              f"| agent talking while the user talks | {rep['talk_over_rate']:.1%} of user-speech frames |",
              f"| codec STOI (held-out speech) | {stoi} |",
+             f"| answers the judge hears through the served codec alone | {through} |",
              "", "| intent | accuracy | heard as |", "|---|---|---|"]
     for intent, acc in rep["accuracy_by_intent"].items():
         heard = ", ".join(f"{k} {v}" for k, v in sorted(rep["confusion"][intent].items(), key=lambda kv: -kv[1]))
@@ -232,8 +261,9 @@ def main(args) -> int:
             server.stop()
     judge = AnswerJudge(all_answers())
     heard = [judge.hear(r["answer_audio"], r["rate"]) for r in results]
-    stoi_score = stoi_of_codec(args.codec or served_codec(args.model if not args.url else None, hello), qs)
-    rep = report(qs, results, heard, stoi_score, hello)
+    served = served_codec(args.model if not args.url else None, hello)
+    stoi_score = stoi_of_codec(args.codec or served, qs)
+    rep = report(qs, results, heard, stoi_score, hello, answers_through_codec(args.codec or served, judge))
     rep["sampling"], rep["paraphrases"] = args.sampling, args.paraphrases
     out = Path(args.out)
     (out / "audio").mkdir(parents=True, exist_ok=True)

@@ -57,13 +57,14 @@ def test_report_counts_accuracy_confusion_and_latency():
                {"response_latency_s": 0.4, "talk_over": 0.5, "text": "that is six"},
                {"response_latency_s": None, "talk_over": 0.0}, {"response_latency_s": 0.3, "talk_over": 0.0}]
     heard = ["that is five", "that is seven", None, "goodbye see you soon"]
-    rep = report(qs, results, heard, 0.9, {"model": "m", "codec": "c"})
+    rep = report(qs, results, heard, 0.9, {"model": "m", "codec": "c"}, {"heard": 0.75, "lost": {"one": "five"}})
     assert rep["accuracy"] == 0.25 and rep["text_accuracy"] == 0.5
     assert rep["accuracy_by_intent"] == {"add": 0.5, "greeting": 0.0, "thanks": 0.0}
     assert rep["confusion"] == {"add": {"add": 2}, "greeting": {"(nothing)": 1}, "thanks": {"goodbye": 1}}
     assert rep["response_latency_s"]["p50"] == pytest.approx(0.3) and rep["answered"] == 3
     assert rep["talk_over_rate"] == pytest.approx(0.125)
     assert "| add | 50% |" in markdown(rep)
+    assert "| answers the judge hears through the served codec alone | 75.0% |" in markdown(rep)
     assert intent_of("c a t", "count") == "spell" and intent_of("seven", "add") == "repeat"
 
 
@@ -77,5 +78,7 @@ def test_eval_smoke_run_through_a_spawned_server(tmp_path):
     assert rep["questions"] == 13 and len(rep["items"]) == 13
     assert set(rep) >= {"accuracy", "accuracy_by_intent", "response_latency_s", "talk_over_rate", "stoi", "confusion"}
     assert 0 <= rep["accuracy"] <= 1 and rep["stoi"] is not None
+    through = rep["answers_through_codec"]  # the tiny random codec voices nothing the judge knows
+    assert through["heard"] == 1 - len(through["lost"]) / len(all_answers()) and len(through["lost"]) > 40
     assert len(list((out / "audio").glob("*.wav"))) == 13
     assert (out / "eval.md").read_text().startswith("Model `random:tiny`")
