@@ -28,8 +28,9 @@ SPEECH_RMS = 0.01  # an output frame above this is the agent speaking
 def add_arguments(p):
     p.add_argument("--url", help="evaluate a running server instead of spawning one")
     p.add_argument("--model", default="bundled", help="spawned server's model (default: bundled)")
-    p.add_argument("--codec", help="codec checkpoint for the offline measures, STOI and the answers heard through "
-                                   "the codec alone (default: the served model's)")
+    p.add_argument("--codec", help="codec checkpoint for the STOI measure (default: the served model's)")
+    p.add_argument("--served-codec", help="with --url: the served codec's checkpoint, for the answers heard through "
+                                          "it alone (default: the name the server reports, if it is a path here)")
     p.add_argument("--per-intent", type=int, default=4, help="held-out questions per intent")
     p.add_argument("--parallel", type=int, default=4, help="sessions at once")
     p.add_argument("--paraphrases", choices=["eval", "train"], default="eval",
@@ -263,7 +264,7 @@ def main(args) -> int:
     heard = [judge.hear(r["answer_audio"], r["rate"]) for r in results]
     served = served_codec(args.model if not args.url else None, hello)
     stoi_score = stoi_of_codec(args.codec or served, qs)
-    rep = report(qs, results, heard, stoi_score, hello, answers_through_codec(args.codec or served, judge))
+    rep = report(qs, results, heard, stoi_score, hello, answers_through_codec(args.served_codec or served, judge))
     rep["sampling"], rep["paraphrases"] = args.sampling, args.paraphrases
     out = Path(args.out)
     (out / "audio").mkdir(parents=True, exist_ok=True)
