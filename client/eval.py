@@ -165,8 +165,8 @@ def stoi_of_codec(codec_name: str, qs: list[dict]) -> float | None:
 
 
 def answers_through_codec(codec_name: str, judge: AnswerJudge) -> dict | None:
-    """Every answer in the agent's voice, encoded and decoded by the codec, then judged: the most
-    the judged accuracy can be with this decoder, however well the model answers."""
+    """Every answer the judge knows, in the agent's voice, encoded and decoded by the codec, then
+    judged: the most the judged accuracy can be with this decoder, however well the model answers."""
     import torch
 
     from codec import load_codec
@@ -179,14 +179,14 @@ def answers_through_codec(codec_name: str, judge: AnswerJudge) -> dict | None:
     maker = UtteranceMaker(codec.sample_rate, codec.frame_size)
     pad = np.zeros(codec.sample_rate // 2, np.float32)
     lost = {}
-    for answer in all_answers():
+    for answer in judge.answers:
         pcm, _ = maker.agent_utterance(answer)
         pcm = np.concatenate([pcm, np.zeros(-len(pcm) % codec.frame_size, np.float32)])
         out = codec.decode(codec.encode(torch.from_numpy(pcm)[None, None]))[0, 0].numpy()
         heard = judge.hear(np.concatenate([pad, out, pad]), codec.sample_rate)
         if heard != answer:
             lost[answer] = heard
-    return {"heard": 1 - len(lost) / len(all_answers()), "lost": lost}
+    return {"heard": 1 - len(lost) / len(judge.answers), "lost": lost}
 
 
 async def run_all(url: str, qs: list[dict], parallel: int, progress, sampling: dict | None = None) -> list[dict]:
