@@ -66,6 +66,23 @@ def masked_slot_case():
     assert got[1].abs().max() == 0
 
 
+def gradient_case():
+    """Training through kernels.prefill with Triton chosen: the kernels have no backward, so the
+    gradients must come from the torch path, equal to the reference's, not silently be missing."""
+    import kernels
+
+    q, k, v = (torch.randn(2, 4, 30, 16, requires_grad=True) for _ in range(3))
+    kernels.prefill(q, k, v, 9).square().sum().backward()
+    got = [t.grad.clone() for t in (q, k, v)]
+    for t in (q, k, v):
+        t.grad = None
+    reference.prefill(q, k, v, 9).square().sum().backward()
+    for name, g, t in zip("qkv", got, (q, k, v)):
+        close(g, t.grad, torch.float32, f"gradient of {name} through kernels.prefill")
+    with torch.no_grad():
+        close(kernels.prefill(q, k, v, 9), triton_prefill.prefill(q, k, v, 9), torch.float32, "no-grad path is Triton")
+
+
 def model_case():
     """The model's own teacher-forced pass and cached steps through the Triton path."""
     from model import SamplingSettings, load_model
@@ -88,5 +105,6 @@ if __name__ == "__main__":
     prefill_cases()
     decode_cases()
     masked_slot_case()
+    gradient_case()
     model_case()
     print("all kernel checks passed")
