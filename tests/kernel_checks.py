@@ -87,7 +87,7 @@ def model_case():
     """The model's own teacher-forced pass and cached steps through the Triton path."""
     from model import SamplingSettings, load_model
 
-    m = load_model("random:tiny")
+    m = load_model("random:tiny", device=torch.get_default_device())  # scripts/gpu_check.sh runs this on CUDA
     s = m.stream(2)
     for i in range(2):
         s.configure(i, SamplingSettings(text_temperature=0, audio_temperature=0))
