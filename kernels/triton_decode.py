@@ -11,12 +11,14 @@ import torch
 import triton
 import triton.language as tl
 
+from .triton_prefill import dot_precision
+
 
 @triton.jit
 def _split_kernel(Q, K, V, CPOS, QPOS, PO, PL,
                   sqb, sqh, skb, skh, skc, svb, svh, svc, scb, spob, spoh, spos, splb, splh,
                   C, GROUP, WINDOW, SPLIT_LEN, scale,
-                  G_PAD: tl.constexpr, BLOCK_N: tl.constexpr, D: tl.constexpr):
+                  G_PAD: tl.constexpr, BLOCK_N: tl.constexpr, D: tl.constexpr, PRECISION: tl.constexpr):
     b = tl.program_id(0)
     kvh = tl.program_id(1)
     split = tl.program_id(2)
@@ -38,13 +40,13 @@ def _split_kernel(Q, K, V, CPOS, QPOS, PO, PL,
         ok = inside & (kpos >= 0) & (kpos <= qpos) & (kpos > qpos - WINDOW)
         k = tl.load(K + b * skb + kvh * skh + cn[:, None] * skc + offs_d[None, :], mask=ok[:, None], other=0.0)
         v = tl.load(V + b * svb + kvh * svh + cn[:, None] * svc + offs_d[None, :], mask=ok[:, None], other=0.0)
-        qk = tl.dot(q, tl.trans(k)).to(tl.float32) * scale
+        qk = tl.dot(q, tl.trans(k), input_precision=PRECISION).to(tl.float32) * scale
         qk = tl.where(ok[None, :], qk, -1.0e30)
         m_new = tl.maximum(m_i, tl.max(qk, 1))
         p = tl.where(ok[None, :], tl.exp(qk - m_new[:, None]), 0.0)
         alpha = tl.exp(m_i - m_new)
         l_i = l_i * alpha + tl.sum(p, 1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v).to(tl.float32)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION).to(tl.float32)
         m_i = m_new
     out = acc / tl.where(l_i > 0, l_i, 1.0)[:, None]
     lse = tl.where(l_i > 0, m_i + tl.log(tl.where(l_i > 0, l_i, 1.0)), float("-inf"))
@@ -106,7 +108,8 @@ def decode(q, k_cache, v_cache, cache_pos, q_pos, window: int, splits: int | Non
         q.stride(0), q.stride(1), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
         v_cache.stride(0), v_cache.stride(1), v_cache.stride(2), cache_pos.stride(0),
         po.stride(0), po.stride(1), po.stride(2), pl.stride(0), pl.stride(1),
-        C, group, window, split_len, D ** -0.5, G_PAD=g_pad, BLOCK_N=block_n, D=D)
+        C, group, window, split_len, D ** -0.5, G_PAD=g_pad, BLOCK_N=block_n, D=D,
+        PRECISION=dot_precision(q.dtype))
     _merge_kernel[(B, H)](po, pl, o, po.stride(0), po.stride(1), po.stride(2), pl.stride(0), pl.stride(1),
                           o.stride(0), o.stride(1), splits, S_PAD=max(2, triton.next_power_of_2(splits)), D=D)
     return o
