@@ -48,6 +48,9 @@ class CodecConfig:
     cardinality: int
     num_codebooks: int  # how many codebooks are used by default
     n_residual_layers: int = 1
+    # The decoder's own width (None: n_filters). In serving the decoder only voices the agent, and a
+    # wider one there is what lets the judge hear answers the 16-filter one blurs (docs/benchmarks.md).
+    decoder_filters: int | None = None
 
     @property
     def frame_size(self) -> int:
@@ -60,6 +63,8 @@ class CodecConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["ratios"] = list(self.ratios)
+        if d["decoder_filters"] is None:  # checkpoints of one width read as they always did
+            del d["decoder_filters"]
         return d
 
     @classmethod
@@ -94,11 +99,11 @@ class CodecModules(nn.Module):
 
     def __init__(self, config: CodecConfig, kmeans_init: bool):
         super().__init__()
-        common = dict(channels=1, dimension=config.dimension, n_filters=config.n_filters,
+        common = dict(channels=1, dimension=config.dimension,
                       n_residual_layers=config.n_residual_layers, ratios=list(config.ratios),
                       norm="weight_norm", causal=True, pad_mode="constant", lstm=config.lstm_layers)
-        self.encoder = encodec_modules.SEANetEncoder(**common)
-        self.decoder = encodec_modules.SEANetDecoder(**common)
+        self.encoder = encodec_modules.SEANetEncoder(n_filters=config.n_filters, **common)
+        self.decoder = encodec_modules.SEANetDecoder(n_filters=config.decoder_filters or config.n_filters, **common)
         self.quantizer = encodec_quantization.ResidualVectorQuantizer(
             dimension=config.dimension, n_q=config.max_codebooks, bins=config.cardinality,
             kmeans_init=kmeans_init)

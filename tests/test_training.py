@@ -125,6 +125,27 @@ def test_agent_decoder_tunes_only_the_decoder_and_bundles_with_the_models_codec(
     lm = save_lm(load_model("random:tiny"), tmp_path / "lm", codec=str(tiny_codec_dir))
     assert write_bundle(result["checkpoint"], lm, tmp_path / "bundled")["bytes"] > 0
 
+
+def test_wider_agent_decoder_keeps_the_tokens_and_starts_its_decoder_fresh(cache, tiny_codec_dir, tmp_path):
+    """--decoder-filters: the encoder and codebooks come from --init unchanged, the decoder is the
+    wider one (random at the start), and the checkpoint records its width."""
+    from codec import load_codec
+    from model.train.codec_recipe import train
+
+    with pytest.raises(ValueError, match="use it with --agent-decoder"):
+        train(out=tmp_path / "plain", steps=1, config="tiny", batch=2, decoder_filters=8, init=str(tiny_codec_dir))
+    result = train(out=tmp_path / "wide", steps=2, config="tiny", batch=2, init=str(tiny_codec_dir),
+                   agent_decoder=True, decoder_filters=2 * CODEC_CONFIGS["tiny"].n_filters)
+    start, after = _weights(tiny_codec_dir), _weights(result["checkpoint"])
+    assert all(torch.equal(start[k], after[k]) for k in start if not k.startswith("decoder."))
+    widths = {k: v.shape for k, v in after.items() if k.startswith("decoder.")}
+    assert widths != {k: v.shape for k, v in start.items() if k.startswith("decoder.")}
+    codec = load_codec(result["checkpoint"])
+    assert codec.config.decoder_filters == 2 * CODEC_CONFIGS["tiny"].n_filters
+    wav = torch.randn(1, 1, 4 * codec.frame_size) * 0.2
+    assert torch.equal(codec.encode(wav), load_codec(tiny_codec_dir).encode(wav))
+
+
 def test_lm_resume_equals_uninterrupted(cache, tiny_codec_dir, tmp_path):
     from model.train.lm_recipe import train
 

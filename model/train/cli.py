@@ -22,6 +22,8 @@ def add_arguments(p) -> None:
     p.add_argument("--agent-decoder", action="store_true", default=None,
                    help="codec: fine-tune only the decoder of the --init codec on the agent's voice (the tokens "
                         "stay valid for a model trained on that codec)")
+    p.add_argument("--decoder-filters", type=int, help="codec, with --agent-decoder: a decoder this wide (the small "
+                   "codec's is 16), trained from random weights on the frozen encoder's tokens")
     p.add_argument("--sampling", type=json.loads, help="bundle: sampling defaults as JSON, e.g. "
                    "'{\"audio_temperature\": 0.5}'")
     p.add_argument("--questions", type=int, help="lm: questions each training voice asks (rendered and "
@@ -54,7 +56,7 @@ def main(args) -> int:
         return 0
     if args.what == "codec":
         from .codec_recipe import train
-        result = train(**common, agent_decoder=args.agent_decoder)
+        result = train(**common, agent_decoder=args.agent_decoder, decoder_filters=args.decoder_filters)
     else:
         from .lm_recipe import train
         result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames,

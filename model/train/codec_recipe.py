@@ -17,10 +17,13 @@ is logged every `eval_every` steps: the loss alone says little about intelligibi
 encoder and codebooks stay as they are, so the tokens a language model was trained on keep their
 meaning, and the decoder, which in serving only ever voices the agent, spends all its capacity on
 that one voice. A small codec that is barely intelligible over all voices becomes much clearer on
-the agent's (docs/benchmarks.md).
+the agent's (docs/benchmarks.md). With `decoder_filters` wider than the codec's, the decoder starts
+from random weights (there is no narrower one to start from) and only the encoder and codebooks
+come from `init`.
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
@@ -40,7 +43,8 @@ from .run import RUNS, TrainRun, distributed
 
 DEFAULTS = dict(config="small", steps=20000, batch=16, seconds=1.0, lr=1e-3, seed=0, voices=48,
                 mel_scales=[256, 512, 1024, 2048], codebook_choices=[2, 4, 4, 4, 4, 8, 8],
-                autoencoder_steps=1500, quantize_prob=0.75, eval_every=500, agent_decoder=False)
+                autoencoder_steps=1500, quantize_prob=0.75, eval_every=500, agent_decoder=False,
+                decoder_filters=None)
 AGENT_DECODER = dict(lr=3e-4, autoencoder_steps=0, quantize_prob=1.0, steps=3000)
 
 
@@ -137,11 +141,14 @@ def held_out_stoi(trainer: CodecTrainer, wav: torch.Tensor, n_q: int) -> float:
 
 def init_from(trainer: CodecTrainer, path: str, config) -> None:
     """A fresh run starts from a trained codec's weights and codebooks (the bundle's, say); the
-    optimizer starts anew."""
+    optimizer starts anew. A decoder of another width keeps its random start."""
     found, modules = load_codec_checkpoint(path)
-    if found.to_dict() != config.to_dict():
+    same_but_decoder = dataclasses.replace(found, decoder_filters=config.decoder_filters)
+    if same_but_decoder.to_dict() != config.to_dict():
         raise ValueError(f"--init {path} is a {found.name} codec; this run trains {config.name}")
-    trainer.codec.load_state_dict(modules.state_dict())  # float32: the checkpoint loader built them so
+    parts = ("encoder", "quantizer", "decoder") if found == config else ("encoder", "quantizer")
+    for part in parts:  # float32: the checkpoint loader built them so
+        getattr(trainer.codec, part).load_state_dict(getattr(modules, part).state_dict())
 
 
 def sync_codebooks(trainer: CodecTrainer) -> None:
@@ -167,6 +174,10 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     rank, world = distributed()
     torch.manual_seed(settings["seed"])
     config = CONFIGS[settings["config"]]
+    if settings["decoder_filters"]:
+        if not settings["agent_decoder"]:
+            raise ValueError("--decoder-filters sizes the agent's decoder: use it with --agent-decoder")
+        config = dataclasses.replace(config, decoder_filters=settings["decoder_filters"])
     run = TrainRun(out or RUNS / f"codec-{settings['config']}-seed{settings['seed']}", settings, rank, world)
     trainer = CodecTrainer(config, settings["seed"]).to(device)
     losses = SpectralLoss(config.sample_rate, settings["mel_scales"]).to(device)
