@@ -7,6 +7,7 @@ codec whose encoder and codebooks the model's tokens come from (runs/<codec>/cod
 
   python scripts/gpu_train_decoder.py --cache DIR --seconds 150 --out OUT \\
       --tokens-as ~/.cache/antiphon/runs/codec-small-seed0/codec
+`bash scripts/gpu_carry.sh decoder` lays out that cache in .gpu/.
 """
 from __future__ import annotations
 

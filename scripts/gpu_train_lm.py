@@ -7,6 +7,7 @@ then trains as many steps as the budget allows, and exports the model in fp16 wi
 
   python scripts/gpu_train_lm.py --cache DIR --init LM_DIR --budget 300 --out OUT \\
       --codec-as ~/.cache/antiphon/runs/codec-small-seed0/codec
+`bash scripts/gpu_carry.sh lm LM_DIR` lays out that cache in .gpu/.
 """
 from __future__ import annotations
 
