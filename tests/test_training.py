@@ -144,6 +144,11 @@ def test_wider_agent_decoder_keeps_the_tokens_and_starts_its_decoder_fresh(cache
     assert codec.config.decoder_filters == 2 * CODEC_CONFIGS["tiny"].n_filters
     wav = torch.randn(1, 1, 4 * codec.frame_size) * 0.2
     assert torch.equal(codec.encode(wav), load_codec(tiny_codec_dir).encode(wav))
+    # going on from the wide decoder (as from the bundle) keeps its width and its weights
+    again = train(out=tmp_path / "again", steps=1, config="tiny", batch=2, init=result["checkpoint"],
+                  agent_decoder=True, lr=1e-12)
+    later = _weights(again["checkpoint"])
+    assert all(torch.allclose(after[k].float(), later[k].float(), atol=1e-6) for k in after if k.startswith("decoder."))
 
 
 def test_lm_resume_equals_uninterrupted(cache, tiny_codec_dir, tmp_path):

@@ -34,7 +34,7 @@ import torchaudio
 from tqdm import tqdm
 
 from codec.architecture import CONFIGS, build_modules
-from codec.checkpoint import load_checkpoint as load_codec_checkpoint, save_checkpoint
+from codec.checkpoint import load_checkpoint as load_codec_checkpoint, read_meta, save_checkpoint
 
 from ..data.augment import augment
 from ..data.skills import vocabulary
@@ -178,6 +178,9 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
         if not settings["agent_decoder"]:
             raise ValueError("--decoder-filters sizes the agent's decoder: use it with --agent-decoder")
         config = dataclasses.replace(config, decoder_filters=settings["decoder_filters"])
+    elif settings.get("init"):  # going on from a codec keeps its decoder's width (the bundle's is wider)
+        found = read_meta(Path(settings["init"]), "antiphon-codec", 1, "codec")["config"]
+        config = dataclasses.replace(config, decoder_filters=found.get("decoder_filters"))
     run = TrainRun(out or RUNS / f"codec-{settings['config']}-seed{settings['seed']}", settings, rank, world)
     trainer = CodecTrainer(config, settings["seed"]).to(device)
     losses = SpectralLoss(config.sample_rate, settings["mel_scales"]).to(device)
