@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared GPU run (about 3 minutes): kernel correctness in bf16 and timings vs SDPA, the CPU
+# One prepared GPU run (70 s on an H200, Triton compiles included): kernel correctness in bf16 and timings vs SDPA, the CPU
 # kernel checks again on CUDA tensors (compiled Triton, not the interpreter), and the model's
 # streaming step on CUDA with the Triton kernels beside torch's attention, side by side.
 # Run from the repository root on a machine with a CUDA GPU and the project's model/kernels importable:
