@@ -33,10 +33,10 @@ print(f'v{DATA_VERSION}-{codec_digest(\"$CODEC\")}')")
     cp -r "$CACHE/data/$bank" .gpu/cache/data/
     # fp16 halves what travels; the recipe starts from it in float32
     .venv/bin/python -c "
-from model.checkpoint import load_checkpoint, save_checkpoint
-import torch
+from model.checkpoint import load_checkpoint
+from model.train.bundle import export_model
 m, meta = load_checkpoint('$lm')
-save_checkpoint(m, '.gpu/init/lm', dtype=torch.float16, codec=meta['codec'])" ;;
+export_model(m, meta, '.gpu/init/lm', codec=meta['codec'])" ;;
   decoder)
     mkdir -p .gpu/cache/runs/codec-small-seed0 .gpu/cache/speech
     cp -r "$CODEC" .gpu/cache/runs/codec-small-seed0/

@@ -35,8 +35,8 @@ def main() -> int:
 
     import torch
 
-    from codec.checkpoint import load_checkpoint, read_meta, save_checkpoint
     from model.train import codec_recipe
+    from model.train.bundle import export_codec
     from model.train.run import RUNS
 
     torch.backends.cudnn.benchmark = True
@@ -52,11 +52,7 @@ def main() -> int:
     print(f"trained {result['step']} steps in {time.monotonic() - start:.0f} s", flush=True)
 
     out = Path(a.out)
-    config, modules = load_checkpoint(Path(result["checkpoint"]))
-    meta = read_meta(Path(result["checkpoint"]), "antiphon-codec", 1, "codec")
-    extra = {k: v for k, v in meta.items() if k not in ("format", "format_version", "config")}
-    extra["tokens_from"] = a.tokens_as
-    save_checkpoint(modules, config, out / "codec", dtype=torch.float16, extra=extra)
+    export_codec(result["checkpoint"], out / "codec", tokens_from=a.tokens_as)
     for name in ("losses.jsonl", "loss.png", "settings.json"):
         shutil.copy(work / name, out / name)
     print(f"exported to {out}", flush=True)

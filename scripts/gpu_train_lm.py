@@ -39,8 +39,9 @@ def main() -> int:
 
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    from model.checkpoint import load_checkpoint, save_checkpoint
+    from model.checkpoint import load_checkpoint
     from model.train import lm_recipe
+    from model.train.bundle import export_model
     from model.train.run import RUNS
 
     common = dict(codec=str(RUNS / a.codec_name / "codec"), voices=a.voices, questions=a.questions,
@@ -59,9 +60,7 @@ def main() -> int:
     print(json.dumps(result), flush=True)
 
     out = Path(a.out)
-    model, meta = load_checkpoint(Path(result["checkpoint"]))
-    extra = {k: v for k, v in meta.items() if k not in ("format", "format_version", "config", "codec", "tokenizer", "sampling")}
-    save_checkpoint(model, out / "lm", dtype=torch.float16, codec=a.codec_as, extra=extra)
+    export_model(*load_checkpoint(Path(result["checkpoint"])), out / "lm", codec=a.codec_as)
     for name in ("losses.jsonl", "loss.png", "settings.json"):
         shutil.copy(work / "run" / name, out / name)
     print(f"exported to {out}: {steps} steps, {time.monotonic() - start:.0f} s", flush=True)

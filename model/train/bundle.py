@@ -16,10 +16,28 @@ from ..sampling import SamplingSettings
 from ..checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
 
 
+def _provenance(meta: dict, *also: str) -> dict:
+    """What a checkpoint records beyond what saving it writes anew (steps trained, where its tokens
+    come from, ...)."""
+    return {k: v for k, v in meta.items() if k not in ("format", "format_version", "config", *also)}
+
+
+def export_codec(codec_dir, out: Path, **meta) -> Path:
+    """The codec checkpoint again in fp16, its records kept (`meta` replaces some)."""
+    config, modules = load_codec_checkpoint(codec_dir)
+    found = read_meta(Path(codec_dir), "antiphon-codec", 1, "codec")
+    return save_codec(modules, config, out, dtype=torch.float16, extra={**_provenance(found), **meta})
+
+
+def export_model(model, meta: dict, out: Path, codec: str) -> Path:
+    """A loaded model and its checkpoint's records, in fp16, naming `codec` as its codec."""
+    return save_checkpoint(model, out, dtype=torch.float16, codec=codec,
+                           extra=_provenance(meta, "codec", "tokenizer", "sampling"))
+
+
 def write_bundle(codec_dir, lm_dir, out: Path = BUNDLED, sampling: dict | None = None) -> dict:
     """`sampling`: the sampling defaults the bundle recommends (what the evaluation used)."""
     codec_dir, lm_dir, out = Path(codec_dir), Path(lm_dir), Path(out)
-    config, modules = load_codec_checkpoint(codec_dir)
     model, meta = load_checkpoint(lm_dir)
     if sampling:
         model.default_sampling = SamplingSettings(**{**dataclasses.asdict(model.default_sampling),
@@ -31,11 +49,8 @@ def write_bundle(codec_dir, lm_dir, out: Path = BUNDLED, sampling: dict | None =
         raise ValueError(f"{lm_dir} was trained on the codec {meta['codec']}, not {codec_dir}")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    save_codec(modules, config, tmp / "codec", dtype=torch.float16,
-               extra={k: v for k, v in codec_meta.items() if k not in ("format", "format_version", "config")})
-    extra = {k: v for k, v in meta.items()
-             if k not in ("format", "format_version", "config", "codec", "tokenizer", "sampling")}
-    save_checkpoint(model, tmp / "lm", dtype=torch.float16, codec="../codec", extra=extra)
+    export_codec(codec_dir, tmp / "codec")
+    export_model(model, meta, tmp / "lm", codec="../codec")
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
