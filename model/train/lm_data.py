@@ -22,7 +22,7 @@ from ..data import TokenBank, UtteranceMaker, all_answers, assemble, sample_exch
 from ..data.augment import augment
 from ..layout import IGNORE
 
-DATA_VERSION = 5  # bump when the utterances change
+DATA_VERSION = 6  # bump when the utterances change
 LEAD = 6  # frames of silence encoded before an utterance: the encoder has settled after 5
 TAIL = 20  # frames encoded after speech: the encoder settles into its silence after about 17
 ENCODE_BATCH = 32
