@@ -252,7 +252,8 @@ def markdown(rep: dict) -> str:
              f"| response latency p50 / p95 | {fmt(lat['p50'])} / {fmt(lat['p95'])} ({rep['answered']} answered) |",
              f"| agent talking while the user talks | {rep['talk_over_rate']:.1%} of user-speech frames |",
              f"| codec STOI (held-out speech) | {stoi} |",
-             f"| answers the judge hears in espeak-ng's agent voice (its ceiling) | {share('answers_in_agent_voice')} |",
+             "| answers the judge hears in espeak-ng's agent voice (its ceiling) | "
+             f"{share('answers_in_agent_voice')} |",
              f"| answers the judge hears through the served codec alone | {share('answers_through_codec')} |",
              "", "| intent | accuracy | heard as |", "|---|---|---|"]
     for intent, acc in rep["accuracy_by_intent"].items():
