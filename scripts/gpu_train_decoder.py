@@ -25,6 +25,8 @@ def main() -> int:
     p.add_argument("--codec-name", default="codec-small-seed0")
     p.add_argument("--seconds", type=float, default=150, help="training wall clock; then it stops and exports")
     p.add_argument("--filters", type=int, default=32)
+    p.add_argument("--init", help="a codec whose decoder is this wide already (the bundle's) to go on from; "
+                   "default: a new decoder on the token codec")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--out", required=True, help="where the fp16 codec, the log and the plot go")
@@ -47,7 +49,8 @@ def main() -> int:
     signal.setitimer(signal.ITIMER_REAL, a.seconds)
     start = time.monotonic()
     result = codec_recipe.train(out=work, steps=10**6, device=a.device, save_seconds=60, agent_decoder=True,
-                                decoder_filters=a.filters, init=str(RUNS / a.codec_name / "codec"),
+                                decoder_filters=a.filters,
+                                init=str(Path(a.init).resolve()) if a.init else str(RUNS / a.codec_name / "codec"),
                                 batch=a.batch, lr=a.lr)
     print(f"trained {result['step']} steps in {time.monotonic() - start:.0f} s", flush=True)
 

@@ -1,7 +1,7 @@
 """One prepared GPU run of the LM recipe (`--device cuda`), sized to a wall-clock budget.
 
 A lent GPU machine has no espeak-ng and only minutes, so it trains on a carried cache: DIR holds
-runs/<codec>/codec and the token bank data/v5-<hash> that `antiphon train lm` built on the CPU (the
+runs/<codec>/codec and the token bank data/v<N>-<hash> that `antiphon train lm` built on the CPU (the
 bank is keyed by the codec's weights, so nothing is rendered there). The run first times 60 steps,
 then trains as many steps as the budget allows, and exports the model in fp16 with the loss log.
 
@@ -29,6 +29,9 @@ def main() -> int:
     p.add_argument("--lr", type=float, default=8e-4)
     p.add_argument("--voices", type=int, default=256)
     p.add_argument("--questions", type=int, default=64)
+    p.add_argument("--tape-speed", type=float, default=0.0)
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--user-noise", type=float)
     p.add_argument("--out", required=True, help="where the fp16 model, the log and the plot go")
     p.add_argument("--codec-as", required=True, help="the codec's path on the machine the model goes back to")
     p.add_argument("--device", default="cuda")
@@ -45,8 +48,9 @@ def main() -> int:
     from model.train.run import RUNS
 
     common = dict(codec=str(RUNS / a.codec_name / "codec"), voices=a.voices, questions=a.questions,
-                  batch=a.batch, lr=a.lr, init=str(Path(a.init).resolve()))
-    work = RUNS / "gpu"
+                  batch=a.batch, lr=a.lr, init=str(Path(a.init).resolve()), tape_speed=a.tape_speed,
+                  dropout=a.dropout, user_noise=a.user_noise)
+    work = RUNS / f"gpu-{Path(a.out).name}"  # several runs may share one GPU
     shutil.rmtree(work, ignore_errors=True)
     start = time.monotonic()
     lm_recipe.train(out=work / "calibration", steps=60, device=a.device, save_seconds=1e9, held_out=0, **common)

@@ -12,6 +12,7 @@ from codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
 from codec.checkpoint import save_checkpoint
 from model.data import (INTENTS, UtteranceMaker, WordBank, all_answers, answer, assemble, sample_exchange, user_voices,
                         vocabulary)
+from model.data.augment import tape_speed
 from model.data.conversations import AGENT_GAP, BARGE_IN_STOP
 from model.data.speech import AGENT_VOICE, EVAL_VARIANTS, TRAIN_VARIANTS
 from model.data.utterances import TEXT_LEAD
@@ -217,6 +218,28 @@ def test_word_targets_name_each_word_the_user_said_on_the_frame_after_its_sound(
     expected = {t.user_start + f: w for t in conv.turns for w, f in bank.heard[t.question] if t.user_start + f < 300}
     got = {i: int(w) for i, w in enumerate(held["heard"][0].tolist()) if w != lm_data.NO_WORD}
     assert got == expected and len(got) >= 3
+
+
+def test_tape_speed_moves_pitch_tempo_and_word_spans_together(maker):
+    tone = (0.5 * np.sin(2 * np.pi * 300 * np.arange(RATE) / RATE)).astype(np.float32)
+    fast, spans = tape_speed(tone, [("a", 0, RATE // 2), ("b", RATE // 2, RATE)], RATE, 1.25)
+    assert abs(len(fast) - RATE / 1.25) <= 2
+    assert abs(np.argmax(np.abs(np.fft.rfft(fast))) * RATE / len(fast) - 375) < 2  # 300 Hz, 1.25x faster
+    assert spans == [("a", 0, 6400), ("b", 6400, len(fast))]
+    # In drawn questions the same words are asked at other speeds, and each word's span still
+    # holds its sound: the silence between words stays where the spans say it is.
+    voice = user_voices("train", 3, 0)[0]
+    plain = lm_data._draw_questions(random.Random(5), maker, voice, "train", 6, FRAME)
+    taped = lm_data._draw_questions(random.Random(5), maker, voice, "train", 6, FRAME, tape=0.12)
+    assert [ex.user for ex in plain[0]] == [ex.user for ex in taped[0]] and plain[3] == taped[3]
+    ratios = [len(p) / len(t) for p, t in zip(plain[1], taped[1])]
+    assert all(0.87 < r < 1.13 for r in ratios) and max(abs(r - 1) for r in ratios) > 0.01
+    for pcm, said, before in zip(taped[1], taped[2], plain[2]):
+        assert [w for w, _, _ in said] == [w for w, _, _ in before] and said[-1][2] == len(pcm)
+        loud = 0.05 * np.abs(pcm).max()
+        for (_, _, end), (_, start, _) in zip(said, said[1:]):
+            gap = pcm[end + 2: start - 2]  # resampling rings for a sample or two
+            assert gap.size and np.abs(gap).max() < loud
 
 
 def test_held_out_voices_and_paraphrases_never_appear_in_training():

@@ -1,8 +1,20 @@
-"""User-side augmentation: level, a small room, background noise."""
+"""User-side augmentation: tape speed, level, a small room, background noise."""
 from __future__ import annotations
 
 import numpy as np
+import soxr
 from scipy.signal import fftconvolve
+
+
+def tape_speed(pcm: np.ndarray, spans: list[tuple[str, int, int]], rate: int,
+               factor: float) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+    """The utterance played `factor` times faster, as a tape: pitch, formants and tempo move
+    together, so one rendered voice becomes a speaker with a longer or shorter vocal tract (the
+    held-out voices are new timbres, which espeak-ng's variants alone cover thinly). Word spans
+    move with the audio."""
+    out = soxr.resample(pcm, rate * factor, rate).astype(np.float32)
+    at = lambda sample: min(int(round(sample / factor)), len(out))  # noqa: E731
+    return out, [(word, at(start), at(end)) for word, start, end in spans]
 
 
 def room(pcm: np.ndarray, rate: int, rng: np.random.Generator, rt60: float) -> np.ndarray:

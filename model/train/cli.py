@@ -32,6 +32,9 @@ def add_arguments(p) -> None:
     p.add_argument("--dropout", type=float, help="lm: dropout on the residual branches in training (default 0.1)")
     p.add_argument("--user-noise", type=float, help="lm: probability that each user code is replaced by a random "
                    "one in training, so no question is seen twice the same (default 0.1)")
+    p.add_argument("--tape-speed", type=float, help="lm: each training question is played at a tape speed drawn "
+                   "from 1 +- this (pitch, formants and tempo together: new speakers from the same voices; "
+                   "default 0)")
     p.add_argument("--word-weight", type=float, help="lm: weight of the training-only loss that names each word "
                    "the user has just said (default 0.5; 0 turns it off)")
     p.add_argument("--word-depth", type=int, help="lm: the word head reads the block this many below the top "
@@ -61,6 +64,6 @@ def main(args) -> int:
         from .lm_recipe import train
         result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames,
                        dropout=args.dropout, user_noise=args.user_noise, word_weight=args.word_weight,
-                       word_depth=args.word_depth)
+                       word_depth=args.word_depth, tape_speed=args.tape_speed)
     print(json.dumps(result))
     return 0

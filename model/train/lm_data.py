@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from ..data import TokenBank, UtteranceMaker, all_answers, assemble, sample_exchange, user_voices
-from ..data.augment import augment
+from ..data.augment import augment, tape_speed
 from ..layout import IGNORE
 
 DATA_VERSION = 6  # bump when the utterances change
@@ -81,12 +81,16 @@ def _save(obj, file: Path) -> None:
     os.replace(tmp, file)
 
 
-def _draw_questions(rng: random.Random, maker: UtteranceMaker, voice, split: str, count: int, fs: int):
-    """What a voice asks, rendered: (exchanges, pcms, word spans in samples, shifts). The order of
-    draws from `rng` is part of the cache format: the cached shards are replayed through it."""
+def _draw_questions(rng: random.Random, maker: UtteranceMaker, voice, split: str, count: int, fs: int,
+                    tape: float = 0.0):
+    """What a voice asks, rendered: (exchanges, pcms, word spans in samples, shifts), each question
+    played at a tape speed drawn from 1 +- `tape` when `tape` is set. The order of draws from `rng`
+    is part of the cache format: the cached shards are replayed through it."""
     asked = [sample_exchange(rng, split) for _ in range(count)]
     said = [maker.user_utterance(ex.user, voice, rng) for ex in asked]
     shifts = [rng.randrange(fs) for _ in asked]
+    if tape:
+        said = [tape_speed(pcm, spans, maker.rate, rng.uniform(1 - tape, 1 + tape)) for pcm, spans in said]
     return asked, [p for p, _ in said], [w for _, w in said], shifts
 
 
@@ -97,9 +101,9 @@ def heard_words(spans: list[tuple[str, int, int]], shift: int, fs: int) -> list[
 
 
 def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice: int, seed: int, voices: int,
-               split: str, root: Path, show: bool = True) -> TokenBank:
-    """The answers and `questions_per_voice` questions from each of `voices` voices of `split`,
-    from the cache when it is there."""
+               split: str, root: Path, show: bool = True, tape: float = 0.0) -> TokenBank:
+    """The answers and `questions_per_voice` questions from each of `voices` voices of `split`
+    (at tape speeds 1 +- `tape`), from the cache when it is there."""
     folder = root / f"v{DATA_VERSION}-{codec_digest(codec_dir)}"
     folder.mkdir(parents=True, exist_ok=True)
     fs, rate = codec.frame_size, codec.sample_rate
@@ -118,11 +122,12 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
     word_id = {w: i for i, w in enumerate(maker.words)}
     pool = user_voices(split, voices, seed)
     for v in tqdm(range(voices), desc=f"encode {split} questions", unit="voice", disable=not show):
-        file = folder / f"{split}-s{seed}-voice{v:04d}-{questions_per_voice}q.pt"
+        tape_key = f"-tape{tape:g}" if tape else ""
+        file = folder / f"{split}-s{seed}-voice{v:04d}-{questions_per_voice}q{tape_key}.pt"
         shard = torch.load(file, weights_only=False) if file.is_file() else None
         if shard is None or "heard" not in shard:
             rng = random.Random(f"{seed}-{split}-{v}")
-            asked, pcms, spans, shifts = _draw_questions(rng, maker, pool[v], split, questions_per_voice, fs)
+            asked, pcms, spans, shifts = _draw_questions(rng, maker, pool[v], split, questions_per_voice, fs, tape)
             said = [heard_words(w, shift, fs) for w, shift in zip(spans, shifts)]
             if shard is None:
                 codes, frames = encode_utterances(encode, pcms, shifts, fs,
