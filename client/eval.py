@@ -166,14 +166,16 @@ def stoi_of_codec(codec_name: str, qs: list[dict]) -> float | None:
 
 def _judged_answers(judge: AnswerJudge, rate: int, frame_size: int, voice) -> dict:
     """Every answer the judge knows, rendered in the agent's voice, passed through `voice` (float32
-    PCM in and out) and judged: {"heard": the share heard right, "lost": {answer: heard instead}}."""
+    PCM in and out) with a second of silence either side, as the served agent's answers come (through
+    a codec that silence is the decoder's, not zeros), and judged: {"heard": the share heard right,
+    "lost": {answer: heard instead}}."""
     maker = UtteranceMaker(rate, frame_size)
-    pad = np.zeros(rate // 2, np.float32)
+    pad = np.zeros(rate // frame_size * frame_size, np.float32)
     lost = {}
     for answer in judge.answers:
         pcm, _ = maker.agent_utterance(answer)
         pcm = np.concatenate([pcm, np.zeros(-len(pcm) % frame_size, np.float32)])
-        heard = judge.hear(np.concatenate([pad, voice(pcm), pad]), rate)
+        heard = judge.hear(voice(np.concatenate([pad, pcm, pad])), rate)
         if heard != answer:
             lost[answer] = heard
     return {"heard": 1 - len(lost) / len(judge.answers), "lost": lost}
