@@ -35,6 +35,8 @@ def add_arguments(p):
     p.add_argument("--seconds", type=float, default=10.0, help="per N")
     p.add_argument("--server-threads", type=int, default=None, help="the spawned servers' --threads")
     p.add_argument("--no-baseline", action="store_true", help="skip the one-session-at-a-time baseline")
+    p.add_argument("--questions", help="a folder of .wav recordings the simulated users ask (default: the "
+                   "built-in questions spoken by espeak-ng)")
     p.add_argument("--out", default="bench-out", help="directory for JSON, markdown and PNG")
     p.add_argument("--rss-every", type=float, default=5.0,
                    help="seconds between server memory samples (a long --seconds run is the memory soak)")
@@ -55,6 +57,22 @@ def render_questions(rate: int = 16000) -> list[np.ndarray]:
                 raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)") from None
             x, sr = sf.read(path, dtype="float32")
             out.append(soxr.resample(x, sr, rate).astype(np.float32))
+    return out
+
+
+def load_questions(folder: str, rate: int) -> list[np.ndarray]:
+    """Recordings to ask instead of the built-in script (a machine without espeak-ng, or real
+    voices): every .wav in `folder`, mixed to mono and resampled to `rate`."""
+    import soundfile as sf
+    import soxr
+
+    files = sorted(Path(folder).glob("*.wav"))
+    if not files:
+        raise SystemExit(f"--questions {folder}: no .wav files there; expected recordings of spoken questions")
+    out = []
+    for f in files:
+        x, sr = sf.read(f, dtype="float32", always_2d=True)
+        out.append(soxr.resample(x.mean(axis=1), sr, rate).astype(np.float32))
     return out
 
 
@@ -234,7 +252,8 @@ def main(args) -> int:
     name = args.model.split(":", 1)[1] if args.model.startswith("random:") else None
     codec_cfg = CODECS[MODELS[name].codec.split(":", 1)[1]] if name in MODELS else CODECS["small"]
     frame_s = codec_cfg.frame_size / codec_cfg.sample_rate
-    questions = render_questions(codec_cfg.sample_rate)
+    questions = (load_questions(args.questions, codec_cfg.sample_rate) if args.questions
+                 else render_questions(codec_cfg.sample_rate))
     engines = ["batched"] + ([] if args.no_baseline or args.url else ["serial"])
     # The simulated users share this process with torch's imports: a full garbage collection over
     # them stalled every sender for ~150 ms in the second level of a sweep, and the burst that
@@ -248,6 +267,7 @@ def main(args) -> int:
     batched = [r for r in records if r["engine"] == "batched"]
     serial = [r for r in records if r["engine"] == "serial"]
     summary = {"model": args.model, "device": args.device, "seconds": args.seconds, "frame_s": frame_s,
+               "questions": args.questions or "espeak-ng script",
                "codec_backend": resolve_backend(args.codec_backend, args.device),
                "model_backend": resolve_backend(args.model_backend, args.device),
                "records": records, "max_realtime_sessions": max_realtime(batched),

@@ -10,12 +10,13 @@
 #   bash scripts/gpu_carry.sh lm                     # scripts/gpu_train_lm.py --cache .gpu/cache --init model/bundled/lm
 #   bash scripts/gpu_carry.sh decoder                # scripts/gpu_train_decoder.py --cache .gpu/cache
 #   bash scripts/gpu_carry.sh lm decoder             # scripts/gpu_train.sh: both at once, one GPU
+#   bash scripts/gpu_carry.sh bench                  # scripts/gpu_bench.sh (questions rendered here)
 # The token bank travels as .gpu/bank.tar.xz (a third of its size); unpack it into .gpu/cache/data
 # there (scripts/gpu_train.sh does). The carried tree (with the repository) must stay under the
 # device tool's 64 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ $# -gt 0 ]] || { echo "usage: bash scripts/gpu_carry.sh check | lm | decoder ..." >&2; exit 2; }
+[[ $# -gt 0 ]] || { echo "usage: bash scripts/gpu_carry.sh check | lm | decoder | bench ..." >&2; exit 2; }
 CACHE=${ANTIPHON_CACHE:-$HOME/.cache/antiphon}
 CODEC=$CACHE/runs/codec-small-seed0/codec
 rm -rf .gpu && mkdir -p .gpu/whl .gpu/site
@@ -29,6 +30,12 @@ for what in "$@"; do
   cp -r "$CODEC" .gpu/cache/runs/codec-small-seed0/
   case $what in
     check) ;;
+    bench)
+      mkdir -p .gpu/questions
+      .venv/bin/python -c "import soundfile
+from client.bench import render_questions
+for i, q in enumerate(render_questions(24000)):
+    soundfile.write(f'.gpu/questions/q{i:02d}.wav', q, 24000)" ;;
     lm)
       bank=$(.venv/bin/python -c "from model.train.lm_data import DATA_VERSION, codec_digest
 print(f'v{DATA_VERSION}-{codec_digest(\"$CODEC\")}')")
@@ -42,7 +49,7 @@ from model.data.speech import AGENT_VOICE, WordBank
 print(WordBank(16000)._file(AGENT_VOICE, vocabulary()))")
       [[ -f $agent ]] || { echo "render the agent's words first (antiphon train codec --agent-decoder renders them)" >&2; exit 1; }
       cp "$agent" .gpu/cache/speech/ ;;
-    *) echo "usage: bash scripts/gpu_carry.sh check | lm | decoder ..." >&2; exit 2 ;;
+    *) echo "usage: bash scripts/gpu_carry.sh check | lm | decoder | bench ..." >&2; exit 2 ;;
   esac
 done
 du -sh .gpu

@@ -2,8 +2,7 @@
 # One prepared GPU run of the training experiments, side by side on one GPU: the kernel checks on
 # CUDA tensors, three model runs from the bundle (a control, tape-speed perturbed questions, and the
 # same with more dropout and user noise) and the bundled agent decoder trained on. Every run gets the
-# same BUDGET seconds; being launch-bound, the small model's runs share the GPU well. Then, alone on
-# the GPU, the end-to-end bench of the server on CUDA (docs/benchmarks.md, "On a GPU, end to end").
+# same BUDGET seconds; being launch-bound, the small model's runs share the GPU well.
 # Lay out the inputs first with `bash scripts/gpu_carry.sh lm decoder`, carry .gpu, then begin the
 # command with gpu_carry.sh's pip line and run
 #   OUT=$OUT CODEC_AS=/root/.cache/antiphon/runs/codec-small-seed0/codec bash scripts/gpu_train.sh
@@ -35,7 +34,4 @@ for log in $work/*.log; do echo "== $log"; cat "$log"; done > "$OUT/logs.txt"
 for name in control tape tape-reg decoder; do
   [[ -d $work/$name ]] && tar cf "$OUT/$name.tar" -C $work "$name"
 done
-timeout 150 $PY -m server.cli bench --model random:100m --device cuda --sessions 1,8,32,128 --seconds 8 \
-  --no-baseline --out $work/bench > $work/bench.log 2>&1; echo "bench: exit $?" >> $work/bench.log
-cp $work/bench.log "$OUT/bench.log"; [[ -d $work/bench ]] && tar cf "$OUT/bench.tar" -C $work bench
 ls -la "$OUT"

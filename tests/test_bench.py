@@ -4,6 +4,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+import pytest
+import soundfile
+
+from client.bench import load_questions
 from client.bench_stats import frame_latencies, is_realtime, max_realtime, percentiles, response_latency
 
 
@@ -33,6 +38,18 @@ def test_realtime_rule():
     assert not is_realtime(0.0, None, 0.04)
     recs = [{"sessions": 1, "realtime": True}, {"sessions": 2, "realtime": True}, {"sessions": 4, "realtime": False}]
     assert max_realtime(recs) == 2 and max_realtime([]) == 0
+
+
+def test_questions_from_recordings_are_mono_at_the_codec_rate(tmp_path):
+    t = np.arange(22050) / 22050
+    soundfile.write(tmp_path / "b.wav", np.stack([np.sin(2 * np.pi * 200 * t)] * 2, axis=1) * 0.3, 22050)
+    soundfile.write(tmp_path / "a.wav", np.zeros(4000), 8000)
+    (tmp_path / "notes.txt").write_text("not a recording")
+    a, b = load_questions(str(tmp_path), 16000)  # sorted by name
+    assert a.shape == (8000,) and not a.any()
+    assert b.dtype == np.float32 and b.ndim == 1 and abs(len(b) - 16000) <= 2 and 0.25 < b.max() < 0.35
+    with pytest.raises(SystemExit, match="no .wav files"):
+        load_questions(str(tmp_path / "nothing"), 16000)
 
 
 def test_smoke_run_writes_every_field(tmp_path):
