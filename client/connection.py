@@ -25,6 +25,8 @@ def explain_close(code: int | None, reason: str, url: str) -> str:
         return f"the server at {url} is shutting down"
     if code == P.CLOSE_TOO_BIG:
         return f"the server at {url} closed the session: a message was too big ({reason})"
+    if code == P.CLOSE_INTERNAL_ERROR:
+        return f"the server at {url} failed: {reason or 'internal error'}"
     return f"the connection to {url} closed ({code}: {reason or 'no reason given'})"
 
 

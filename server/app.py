@@ -41,6 +41,7 @@ class AntiphonServer:
         self.random_weights = random_weights
         self.sessions: dict[str, tuple[Session, ServerConnection]] = {}
         self.draining = False
+        self.engine.on_failure = self._engine_failed
         self._server = None
         self.port = None
 
@@ -53,8 +54,9 @@ class AntiphonServer:
             return response(200, b"ok\n")
         if path == "/readyz":
             free = self.engine.free_slots()
-            ok = not self.draining and free > 0
-            body = json.dumps({"ready": ok, "free_slots": free, "draining": self.draining}).encode()
+            ok = not self.draining and not self.engine.failure and free > 0
+            body = json.dumps({"ready": ok, "free_slots": free, "draining": self.draining,
+                               "engine_failure": self.engine.failure}).encode()
             return response(200 if ok else 503, body, "application/json")
         if path == "/metrics":
             self.metrics.sessions.set(len(self.sessions))
@@ -63,6 +65,8 @@ class AntiphonServer:
 
     def _refusal(self, ws: ServerConnection) -> tuple[int, str] | None:
         req = ws.request
+        if self.engine.failure:
+            return P.CLOSE_INTERNAL_ERROR, f"the engine failed ({self.engine.failure[:60]}); restart the server"
         if self.draining:
             return P.CLOSE_TRY_LATER, "server is shutting down"
         if self.allowed_origins:
@@ -83,7 +87,8 @@ class AntiphonServer:
     async def _handler(self, ws: ServerConnection):
         refusal = self._refusal(ws)
         if refusal:
-            self.metrics.rejected.labels("policy" if refusal[0] == P.CLOSE_POLICY else "draining").inc()
+            reason = {P.CLOSE_POLICY: "policy", P.CLOSE_INTERNAL_ERROR: "engine_failed"}.get(refusal[0], "draining")
+            self.metrics.rejected.labels(reason).inc()
             await ws.close(*refusal)
             return
         realtime = urllib.parse.urlsplit(ws.request.path).path == realtime_events.PATH
@@ -121,6 +126,13 @@ class AntiphonServer:
             self.metrics.sessions.set(len(self.sessions))
             if session.recorder:
                 session.recorder.close()
+
+    def _engine_failed(self, failure: str) -> None:
+        """From the engine thread: every open session is closed with 1011 and the reason."""
+        async def close_all():
+            for _, ws in list(self.sessions.values()):
+                await ws.close(P.CLOSE_INTERNAL_ERROR, f"the engine failed ({failure[:60]}); restart the server")
+        self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(close_all()))
 
     def _hello(self, session: Session) -> dict:
         return {"type": "hello", "protocol": P.PROTOCOL_VERSION, "session_id": session.id,
@@ -186,6 +198,7 @@ class AntiphonServer:
 
     # ---- lifecycle ----
     async def start(self, host: str = "127.0.0.1", port: int = 8765):
+        self._loop = asyncio.get_running_loop()
         self.engine.start()
         self._server = await serve(self._handler, host, port, process_request=self._process_request,
                                    max_size=P.MAX_MESSAGE_BYTES, ping_interval=20, ping_timeout=20,

@@ -6,6 +6,7 @@ moves bytes; it hands frames in through thread-safe deques and gets results back
 from __future__ import annotations
 
 import threading
+import traceback
 import time
 
 import numpy as np
@@ -30,7 +31,9 @@ class Engine:
         self._input = threading.Event()  # set by sessions when a frame arrives
         self.clock = TickClock(self.period)
         self._stop = False
-        self._thread = threading.Thread(target=self._run, name="antiphon-engine", daemon=True)
+        self.failure: str | None = None  # why the engine thread died, if it did
+        self.on_failure = None  # called once, from the engine thread, with `failure`
+        self._thread = threading.Thread(target=self._guarded_run, name="antiphon-engine", daemon=True)
 
     def start(self):
         self._thread.start()
@@ -52,7 +55,7 @@ class Engine:
     def join(self, session) -> bool:
         """Reserve a slot; the session starts at the next tick. False when full."""
         with self._lock:
-            if self._taken() >= self.max_sessions:
+            if self.failure or self._taken() >= self.max_sessions:
                 return False
             self._joins.append(session)
             session.on_frames = self._input.set
@@ -104,6 +107,17 @@ class Engine:
     def _inputs_ready(self) -> bool:
         return all(s.frames for s in self.slots if s is not None and s.started_audio)
 
+    def _guarded_run(self):
+        """A tick that raises (a device mismatch on a GPU, say) would otherwise end the thread in
+        silence while every session waited for audio that never comes."""
+        try:
+            self._run()
+        except Exception as e:  # noqa: BLE001 - anything the codec or model raises ends serving
+            traceback.print_exc()
+            self.failure = f"{type(e).__name__}: {e}"
+            if self.on_failure:
+                self.on_failure(self.failure)
+
     def _run(self):
         torch.set_grad_enabled(False)
         while True:
@@ -139,13 +153,15 @@ class Engine:
         for row, i in enumerate(active):
             pcm[row, 0], index = self._next_input(self.slots[i])
             input_index.append(index)
-        user = self.codec_stream.encode(torch.from_numpy(pcm), slots=active)
+        # the streams run on their device (CUDA, say); the engine's bookkeeping is on the CPU
+        user = self.codec_stream.encode(torch.from_numpy(pcm), slots=active).cpu()
         user_all = torch.zeros(self.max_sessions, self.codec.num_codebooks, dtype=torch.long)
         user_all[active] = user[:, :, 0]
         mask = torch.zeros(self.max_sessions, dtype=torch.bool)
         mask[active] = True
         agent, text = self.model_stream.step(user_all, mask)
-        audio = self.codec_stream.decode(agent[active][:, :, None], slots=active).numpy()
+        text = text.cpu()
+        audio = self.codec_stream.decode(agent[active][:, :, None], slots=active).cpu().numpy()
         for row, i in enumerate(active):
             s = self.slots[i]
             s.loop.call_soon_threadsafe(s.deliver, audio[row, 0].copy(), int(text[i]), input_index[row],

@@ -164,3 +164,33 @@ def test_audio_frame_parser_never_crashes(data):
     s = Session(640, 16000, 10, loop=None)
     s.push_pcm16(data)
     assert s.input_frames == len(data) // 2 // 640
+
+
+async def test_a_failed_engine_closes_its_sessions_and_refuses_new_ones(server_factory):
+    """Fault injection: no input reaches a failing tick through the protocol (a device mismatch on a
+    GPU did, in session 10, and every session then waited in silence), so the tick is replaced by one
+    that raises."""
+    import urllib.error
+    import urllib.request
+
+    srv = await server_factory(max_sessions=2)
+    client = await AntiphonClient.connect(srv.url)
+
+    def broken_tick():
+        raise RuntimeError("injected fault")
+    srv.engine.tick = broken_tick
+    await client.send_audio(np.zeros(client.frame_samples * 3, np.float32))
+    with pytest.raises(AntiphonError, match=r"failed: the engine failed \(RuntimeError: injected fault\)"):
+        while True:
+            await client.recv(timeout=10)
+    with pytest.raises(AntiphonError, match="the engine failed"):
+        await AntiphonClient.connect(srv.url)
+    loop = asyncio.get_running_loop()
+
+    def readyz():
+        try:
+            urllib.request.urlopen(srv.http + "/readyz", timeout=5)
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+    status, body = await loop.run_in_executor(None, readyz)
+    assert status == 503 and body["engine_failure"] == "RuntimeError: injected fault" and not body["ready"]
