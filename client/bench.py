@@ -44,20 +44,13 @@ def add_arguments(p):
 
 def render_questions(rate: int = 16000) -> list[np.ndarray]:
     """espeak-ng speech for the script's questions, as float32 at `rate`."""
-    import soundfile as sf
-    import soxr
-
-    out = []
     with tempfile.TemporaryDirectory() as d:
         for i, q in enumerate(QUESTIONS):
-            path = Path(d) / f"{i}.wav"
-            try:
-                subprocess.run(["espeak-ng", "-w", str(path), q], check=True, capture_output=True)
+            try:  # zero-padded names keep the script's order when read back
+                subprocess.run(["espeak-ng", "-w", str(Path(d) / f"{i:03d}.wav"), q], check=True, capture_output=True)
             except FileNotFoundError:
                 raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)") from None
-            x, sr = sf.read(path, dtype="float32")
-            out.append(soxr.resample(x, sr, rate).astype(np.float32))
-    return out
+        return load_questions(d, rate)
 
 
 def load_questions(folder: str, rate: int) -> list[np.ndarray]:

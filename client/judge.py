@@ -11,6 +11,10 @@ VOICED_DB = -30  # a window this far below the loudest one is not speech
 MARGIN = RATE // 10  # kept either side of the voiced span
 
 
+def at_judge_rate(pcm: np.ndarray, rate: int) -> np.ndarray:
+    return soxr.resample(pcm.astype(np.float32), rate, RATE) if rate != RATE else pcm
+
+
 def voiced_span(pcm: np.ndarray) -> np.ndarray:
     """`pcm` (at RATE) from MARGIN before its first voiced window to MARGIN after its last. The
     served agent's answer comes with seconds of the codec's decoded silence around it, which is not
@@ -56,7 +60,7 @@ class AnswerJudge:
     def transcribe(self, pcm: np.ndarray, rate: int) -> list[str]:
         """The recognizer's best path through the grammar, then its n-best list (paths may end
         inside an answer)."""
-        pcm = soxr.resample(pcm.astype(np.float32), rate, RATE) if rate != RATE else pcm
+        pcm = at_judge_rate(pcm, rate)
         pcm16 = (np.clip(pcm, -1, 1) * 32767).astype(np.int16)
         self.decoder.set_cmn(self._cmn)
         self.decoder.start_utt()
@@ -69,8 +73,7 @@ class AnswerJudge:
     def hear(self, pcm: np.ndarray, rate: int) -> str | None:
         """The answer heard in float32 mono `pcm` (its voiced span), or None: the first complete answer
         among the best paths, else the one answer nearest in words to the best path, if it is unique."""
-        pcm = soxr.resample(pcm.astype(np.float32), rate, RATE) if rate != RATE else pcm
-        span = voiced_span(pcm)
+        span = voiced_span(at_judge_rate(pcm, rate))
         paths = self.transcribe(span, RATE) if len(span) else []
         if not paths:
             return None

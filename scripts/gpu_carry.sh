@@ -26,8 +26,9 @@ python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 -
 # encodec is published as a source archive only: its (pure Python) package is copied as installed here
 cp -r "$(.venv/bin/python -c 'import encodec, os; print(os.path.dirname(encodec.__file__))')" .gpu/site/
 for what in "$@"; do
-  mkdir -p .gpu/cache/runs/codec-small-seed0
-  cp -r "$CODEC" .gpu/cache/runs/codec-small-seed0/
+  case $what in
+    lm|decoder) mkdir -p .gpu/cache/runs/codec-small-seed0 && cp -r "$CODEC" .gpu/cache/runs/codec-small-seed0/ ;;
+  esac
   case $what in
     check) ;;
     bench)

@@ -7,7 +7,8 @@ then trains as many steps as the budget allows, and exports the model in fp16 wi
 
   python scripts/gpu_train_lm.py --cache DIR --init LM_DIR --budget 300 --out OUT \\
       --codec-as ~/.cache/antiphon/runs/codec-small-seed0/codec
-`bash scripts/gpu_carry.sh lm LM_DIR` lays out that cache in .gpu/.
+`bash scripts/gpu_carry.sh lm` lays out that cache in .gpu/ (unpack .gpu/bank.tar.xz into
+.gpu/cache/data there); LM_DIR can be the repository's model/bundled/lm.
 """
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ class AntiphonServer:
     def _refusal(self, ws: ServerConnection) -> tuple[int, str] | None:
         req = ws.request
         if self.engine.failure:
-            return P.CLOSE_INTERNAL_ERROR, f"the engine failed ({self.engine.failure[:60]}); restart the server"
+            return P.CLOSE_INTERNAL_ERROR, self._failure_reason()
         if self.draining:
             return P.CLOSE_TRY_LATER, "server is shutting down"
         if self.allowed_origins:
@@ -127,11 +127,14 @@ class AntiphonServer:
             if session.recorder:
                 session.recorder.close()
 
+    def _failure_reason(self) -> str:
+        return f"the engine failed ({self.engine.failure[:60]}); restart the server"  # within a close's 123 bytes
+
     def _engine_failed(self, failure: str) -> None:
         """From the engine thread: every open session is closed with 1011 and the reason."""
         async def close_all():
             for _, ws in list(self.sessions.values()):
-                await ws.close(P.CLOSE_INTERNAL_ERROR, f"the engine failed ({failure[:60]}); restart the server")
+                await ws.close(P.CLOSE_INTERNAL_ERROR, self._failure_reason())
         self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(close_all()))
 
     def _hello(self, session: Session) -> dict:
