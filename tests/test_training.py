@@ -175,6 +175,50 @@ def test_lm_resume_equals_uninterrupted(cache, tiny_codec_dir, tmp_path):
     assert all(torch.allclose(a[k].float(), c[k].float(), atol=1e-6) for k in a)
 
 
+def test_lm_seed_draws_the_run_and_data_seed_the_cached_bank(cache, tiny_codec_dir, tmp_path):
+    """Runs to be averaged differ in --seed and share one bank: a new seed renders nothing new."""
+    from model.train.lm_recipe import train
+
+    common = dict(config="tiny", codec=str(tiny_codec_dir), batch=2, questions=6, frames=120, voices=2,
+                  warmup=2, held_out=0)
+    train(out=tmp_path / "s0", steps=2, seed=0, **common)
+    banks = sorted(p.relative_to(cache) for p in (cache / "data").rglob("*.pt"))
+    train(out=tmp_path / "s1", steps=2, seed=1, data_seed=0, **common)
+    assert sorted(p.relative_to(cache) for p in (cache / "data").rglob("*.pt")) == banks
+    a, b = _weights(tmp_path / "s0" / "lm"), _weights(tmp_path / "s1" / "lm")
+    assert not _same(a, b)
+    settings = json.loads((tmp_path / "s1" / "settings.json").read_text())
+    assert (settings["seed"], settings["data_seed"]) == (1, 0)
+
+
+def test_average_writes_the_mean_of_the_models_weights(tiny_codec_dir, tmp_path):
+    from model import load_model
+    from model.checkpoint import save_checkpoint as save_model
+    from model.train.average import average_models
+
+    dirs = [save_model(load_model("random:tiny", seed=s), tmp_path / f"m{s}", codec=str(tiny_codec_dir))
+            for s in (1, 2, 3)]
+    done = subprocess.run(_cli("average", "--models", *map(str, dirs), "--out", str(tmp_path / "mean")),
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    parts = [load_model(d).state_dict() for d in dirs]
+    mean = load_model(tmp_path / "mean")
+    assert mean.codec_name == str(tiny_codec_dir.resolve())
+    for name, value in mean.state_dict().items():
+        if value.is_floating_point():
+            assert torch.allclose(value, sum(p[name] for p in parts) / 3, atol=1e-6), name
+        else:
+            assert torch.equal(value, parts[0][name]), name
+    other_codec = save_model(load_model("random:tiny", seed=4), tmp_path / "other", codec="random:tiny")
+    with pytest.raises(ValueError, match="reads the codec"):
+        average_models([dirs[0], other_codec], tmp_path / "bad")
+    with pytest.raises(ValueError, match="another shape"):
+        average_models([dirs[0], save_model(load_model("random:small", seed=0), tmp_path / "small",
+                                             codec=str(tiny_codec_dir))], tmp_path / "bad")
+    with pytest.raises(ValueError, match="at least two"):
+        average_models(dirs[:1], tmp_path / "bad")
+
+
 def test_lm_under_torchrun_two_ranks_hold_identical_weights(cache, tiny_codec_dir, tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",

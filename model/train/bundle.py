@@ -16,7 +16,7 @@ from ..sampling import SamplingSettings
 from ..checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
 
 
-def _provenance(meta: dict, *also: str) -> dict:
+def provenance(meta: dict, *also: str) -> dict:
     """What a checkpoint records beyond what saving it writes anew (steps trained, where its tokens
     come from, ...)."""
     return {k: v for k, v in meta.items() if k not in ("format", "format_version", "config", *also)}
@@ -26,13 +26,13 @@ def export_codec(codec_dir, out: Path, **meta) -> Path:
     """The codec checkpoint again in fp16, its records kept (`meta` replaces some)."""
     config, modules = load_codec_checkpoint(codec_dir)
     found = read_meta(Path(codec_dir), "antiphon-codec", 1, "codec")
-    return save_codec(modules, config, out, dtype=torch.float16, extra={**_provenance(found), **meta})
+    return save_codec(modules, config, out, dtype=torch.float16, extra={**provenance(found), **meta})
 
 
 def export_model(model, meta: dict, out: Path, codec: str) -> Path:
     """A loaded model and its checkpoint's records, in fp16, naming `codec` as its codec."""
     return save_checkpoint(model, out, dtype=torch.float16, codec=codec,
-                           extra=_provenance(meta, "codec", "tokenizer", "sampling"))
+                           extra=provenance(meta, "codec", "tokenizer", "sampling"))
 
 
 def write_bundle(codec_dir, lm_dir, out: Path = BUNDLED, sampling: dict | None = None) -> dict:

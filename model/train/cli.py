@@ -5,18 +5,22 @@ import json
 
 
 def add_arguments(p) -> None:
-    p.add_argument("what", choices=["codec", "lm", "bundle"],
-                   help="which recipe; bundle: write --codec and --lm in fp16 to model/bundled (the default agent)")
+    p.add_argument("what", choices=["codec", "lm", "bundle", "average"],
+                   help="which recipe; bundle: write --codec and --lm in fp16 to model/bundled (the default agent); "
+                        "average: the mean of the --models' weights, written to --out")
     p.add_argument("--out", help="run directory (default ~/.cache/antiphon/runs/<recipe>-...); "
                                  "an existing run resumes from its checkpoint")
     p.add_argument("--steps", type=int, help="train until this step")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seed", type=int)
+    p.add_argument("--data-seed", type=int, help="lm: seed of the rendered questions and the held-out set (default: "
+                   "--seed); runs that differ only in --seed then share one cached bank, e.g. to average them")
     p.add_argument("--batch", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--config", help="codec: codec config (small); lm: model config (small)")
     p.add_argument("--codec", help="lm, bundle: the trained codec checkpoint whose tokens the model reads and writes")
     p.add_argument("--lm", help="bundle: the trained model checkpoint")
+    p.add_argument("--models", nargs="+", help="average: model checkpoints fine-tuned from one --init")
     p.add_argument("--init", help="codec, lm: start a new run from this checkpoint's weights "
                                   "(e.g. model/bundled/codec or model/bundled/lm) instead of random ones")
     p.add_argument("--agent-decoder", action="store_true", default=None,
@@ -57,6 +61,12 @@ def main(args) -> int:
             raise SystemExit("antiphon train bundle needs --codec DIR and --lm DIR")
         print(json.dumps(write_bundle(args.codec, args.lm, sampling=args.sampling)))
         return 0
+    if args.what == "average":
+        from .average import average_models
+        if not (args.models and args.out):
+            raise SystemExit("antiphon train average needs --models DIR DIR ... and --out DIR")
+        print(json.dumps({"averaged": len(args.models), "out": str(average_models(args.models, args.out))}))
+        return 0
     if args.what == "codec":
         from .codec_recipe import train
         result = train(**common, agent_decoder=args.agent_decoder, decoder_filters=args.decoder_filters)
@@ -64,6 +74,6 @@ def main(args) -> int:
         from .lm_recipe import train
         result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames,
                        dropout=args.dropout, user_noise=args.user_noise, word_weight=args.word_weight,
-                       word_depth=args.word_depth, tape_speed=args.tape_speed)
+                       word_depth=args.word_depth, tape_speed=args.tape_speed, data_seed=args.data_seed)
     print(json.dumps(result))
     return 0

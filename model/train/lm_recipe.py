@@ -33,8 +33,8 @@ from . import lm_data
 from .run import RUNS, TrainRun, distributed
 
 DEFAULTS = dict(config="small", codec=str(RUNS / "codec-small-seed0" / "codec"), steps=3000, batch=8, lr=1e-3,
-                warmup=200, seed=0, questions=64, frames=200, voices=64, pad_weight=0.5, barge_in=0.15,
-                held_out=64, eval_every=250, dropout=0.1, user_noise=0.1, tape_speed=0.0,
+                warmup=200, seed=0, data_seed=None, questions=64, frames=200, voices=64, pad_weight=0.5,
+                barge_in=0.15, held_out=64, eval_every=250, dropout=0.1, user_noise=0.1, tape_speed=0.0,
                 word_weight=0.5, word_depth=2)
 HELD_OUT_VOICES, HELD_OUT_QUESTIONS = 10, 16
 
@@ -154,6 +154,9 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     settings["steps"] = steps or settings["steps"]
     settings["device"] = device
     settings["codec"] = str(Path(settings["codec"]).resolve())
+    # `seed` draws the batches, the noise and the init; `data_seed` the rendered questions (the bank,
+    # cached by it) and the held-out set: runs with other seeds on one bank differ in all but the data
+    data_seed = settings["seed"] if settings["data_seed"] is None else settings["data_seed"]
     rank, world = distributed()
     cfg = CONFIGS[settings["config"]]
     run = TrainRun(out or RUNS / f"lm-{settings['config']}-seed{settings['seed']}", settings, rank, world)
@@ -170,15 +173,15 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
         raise ValueError(f"--frames {settings['frames']} is {settings['frames'] / codec.frame_rate:.1f} s; a "
                          f"question and its answer need at least 4 s ({int(4 * codec.frame_rate)} frames)")
     silence = silence_codes(codec)
-    bank = lm_data.build_bank(codec, codec_dir, silence.numpy(), settings["questions"], settings["seed"],
+    bank = lm_data.build_bank(codec, codec_dir, silence.numpy(), settings["questions"], data_seed,
                               settings["voices"], "train", RUNS.parent / "data", show=run.main,
                               tape=settings["tape_speed"])
     held_out = None
     if settings["held_out"]:
-        held_bank = lm_data.build_bank(codec, codec_dir, silence.numpy(), HELD_OUT_QUESTIONS, settings["seed"],
+        held_bank = lm_data.build_bank(codec, codec_dir, silence.numpy(), HELD_OUT_QUESTIONS, data_seed,
                                        HELD_OUT_VOICES, "eval", RUNS.parent / "data", show=False)
         held_out = lm_data.conversations(held_bank, settings["held_out"], settings["frames"],
-                                         random.Random(settings["seed"]), settings["barge_in"])
+                                         random.Random(data_seed), settings["barge_in"])
     torch.manual_seed(settings["seed"])
     model = SpeechTransformer(cfg).to(device)
     model.silence_codes.copy_(silence)

@@ -1,0 +1,50 @@
+"""`antiphon train average`: one model whose weights are the mean of several (a "model soup").
+
+Runs fine-tuned from one checkpoint with other seeds and regularizers sit in one basin of the loss,
+and the mean of their weights answers held-out questions better than any one of them
+(docs/benchmarks.md, session 11). Runs from other starting points do not average into a model: the
+shapes check here cannot tell, so average only runs that share an --init.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from .bundle import provenance
+
+
+def average_models(dirs: list, out) -> Path:
+    """Writes the mean of the models in `dirs` (float32) to `out`; their configs and codecs must
+    match, and their integer buffers (the codec's silence codes) must be equal."""
+    if len(dirs) < 2:
+        raise ValueError(f"averaging needs at least two models, got {len(dirs)}")
+    loaded = [load_checkpoint(d) for d in dirs]
+    first, meta = loaded[0]
+    codec = codec_of(dirs[0], meta)
+    for d, (model, m) in zip(dirs[1:], loaded[1:]):
+        if model.cfg != first.cfg:
+            raise ValueError(f"{d} is a {model.cfg.name} model of another shape than {dirs[0]}")
+        if codec_of(d, m) != codec:
+            raise ValueError(f"{d} reads the codec {codec_of(d, m)}, {dirs[0]} reads {codec}")
+    states = [model.state_dict() for model, _ in loaded]
+    mean = {}
+    for name, value in states[0].items():
+        if value.is_floating_point():
+            mean[name] = torch.stack([s[name].float() for s in states]).mean(0)
+        elif all(torch.equal(s[name], value) for s in states):
+            mean[name] = value
+        else:
+            raise ValueError(f"{name} differs between the models and cannot be averaged")
+    first.load_state_dict(mean)
+    extra = {**provenance(meta, "codec", "tokenizer", "sampling", "trained_steps"),
+             "averaged": [str(Path(d).resolve()) for d in dirs]}
+    return save_checkpoint(first, out, codec=codec, extra=extra)
+
+
+def codec_of(model_dir, meta: dict) -> str:
+    """The codec a checkpoint names, a folder resolved against the checkpoint's own (the bundle's is
+    "../codec"); a `random:` codec as it is."""
+    name = meta["codec"]
+    return name if name.startswith("random:") else str((Path(model_dir) / name).resolve())
