@@ -47,7 +47,13 @@ class AnswerJudge:
         from pocketsphinx import Config, Decoder
 
         self.answers = sorted(set(answers))
-        self.decoder = Decoder(Config(samprate=RATE, lm=None, loglevel="FATAL"))
+        # topn 16 (pocketsphinx's default is 4) scores each frame against more of its Gaussians, and the
+        # grammar's one Viterbi pass is kept as it is, without the flat-lexicon pass and the lattice
+        # rescoring after it. Chosen with no model in the loop, on every answer in the agent's voice
+        # (62) and through the bundled codec at four offsets within its frames (248): heard 55 and
+        # 221 with the defaults, 60 and 229 so (docs/benchmarks.md, session 11).
+        self.decoder = Decoder(Config(samprate=RATE, lm=None, loglevel="FATAL", topn=16, fwdflat=False,
+                                      bestpath=False))
         missing = sorted({w for a in self.answers for w in a.split() if self.decoder.lookup_word(w) is None})
         if missing:
             raise ValueError(f"the recognizer's dictionary lacks {missing}")

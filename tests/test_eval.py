@@ -30,9 +30,9 @@ def test_judge_hears_the_agents_voice_saying_each_answer(judge):
         heard[answer] = judge.hear(np.concatenate([pad, pcm / np.abs(pcm).max() * 0.5, pad]), 16000)
     right = [a for a, h in heard.items() if h == a]
     wrong = {a: h for a, h in heard.items() if h is not None and h != a}
-    # pocketsphinx misses a few isolated short words of espeak's voice ("six", "eight"); it must get
-    # the great majority, and rarely mistake one answer for another.
-    assert len(right) >= 0.85 * len(heard), {a: h for a, h in heard.items() if h != a}
+    # with the judge's calibrated settings pocketsphinx hears 60 of the 62 (its defaults: 55), and
+    # rarely mistakes one answer for another
+    assert len(right) >= 0.95 * len(heard), {a: h for a, h in heard.items() if h != a}
     assert len(wrong) <= 2, wrong
     assert judge.hear(np.zeros(32000, np.float32), 16000) is None
 
@@ -40,7 +40,7 @@ def test_judge_hears_the_agents_voice_saying_each_answer(judge):
 def test_judge_hears_answers_inside_the_codecs_decoded_silence(judge):
     """Served answers come with seconds of the decoder's silence around them, which is not zeros;
     the judge listens to the voiced span only. Given the whole recording it lost more than half of
-    these 62 (27 heard); cut out, 55."""
+    the 62 answers (27 heard); cut out, 55 (58 with the settings of session 11)."""
     import torch
 
     from client.judge import voiced_span

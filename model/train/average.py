@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from .bundle import provenance
+from .bundle import provenance, tokens_from
 
 
 def average_models(dirs: list, out) -> Path:
@@ -44,7 +44,11 @@ def average_models(dirs: list, out) -> Path:
 
 
 def codec_of(model_dir, meta: dict) -> str:
-    """The codec a checkpoint names, a folder resolved against the checkpoint's own (the bundle's is
-    "../codec"); a `random:` codec as it is."""
+    """The codec whose tokens a checkpoint reads: the folder it names, resolved against its own (the
+    bundle's is "../codec"), or the one that codec's tokens come from (a decoder tuned on the agent's
+    voice keeps them); a `random:` codec as it is."""
     name = meta["codec"]
-    return name if name.startswith("random:") else str((Path(model_dir) / name).resolve())
+    if name.startswith("random:"):
+        return name
+    folder = (Path(model_dir) / name).resolve()
+    return str(Path(tokens_from(folder) or folder).resolve())

@@ -22,6 +22,12 @@ def provenance(meta: dict, *also: str) -> dict:
     return {k: v for k, v in meta.items() if k not in ("format", "format_version", "config", *also)}
 
 
+def tokens_from(codec_dir) -> str | None:
+    """The codec whose tokens `codec_dir` reads and writes, where it is not itself: a codec whose
+    decoder was tuned on the agent's voice keeps the tokens of the one it came from."""
+    return read_meta(Path(codec_dir), "antiphon-codec", 1, "codec").get("tokens_from")
+
+
 def export_codec(codec_dir, out: Path, **meta) -> Path:
     """The codec checkpoint again in fp16, its records kept (`meta` replaces some)."""
     config, modules = load_codec_checkpoint(codec_dir)
@@ -42,9 +48,7 @@ def write_bundle(codec_dir, lm_dir, out: Path = BUNDLED, sampling: dict | None =
     if sampling:
         model.default_sampling = SamplingSettings(**{**dataclasses.asdict(model.default_sampling),
                                                      **sampling}).validate()
-    codec_meta = read_meta(codec_dir, "antiphon-codec", 1, "codec")
-    # a codec whose decoder was tuned on the agent's voice keeps the tokens of the one it came from
-    tokens = {codec_dir.resolve()} | ({Path(codec_meta["tokens_from"]).resolve()} if "tokens_from" in codec_meta else set())
+    tokens = {codec_dir.resolve()} | ({Path(tokens_from(codec_dir)).resolve()} if tokens_from(codec_dir) else set())
     if Path(meta["codec"]).resolve() not in tokens:
         raise ValueError(f"{lm_dir} was trained on the codec {meta['codec']}, not {codec_dir}")
     tmp = out.with_name(out.name + ".tmp")

@@ -52,6 +52,13 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
+    try:
+        return _run(args)
+    except ValueError as e:  # bad settings, checkpoints that do not fit together: said, not a traceback
+        raise SystemExit(f"antiphon train {args.what}: {e}") from None
+
+
+def _run(args) -> int:
     common = dict(out=args.out, steps=args.steps, device=args.device, save_seconds=args.save_seconds,
                   every_rank_saves=args.every_rank_saves, seed=args.seed, batch=args.batch, lr=args.lr,
                   config=args.config, voices=args.voices, init=args.init)
