@@ -48,7 +48,8 @@ def write_bundle(codec_dir, lm_dir, out: Path = BUNDLED, sampling: dict | None =
     if sampling:
         model.default_sampling = SamplingSettings(**{**dataclasses.asdict(model.default_sampling),
                                                      **sampling}).validate()
-    tokens = {codec_dir.resolve()} | ({Path(tokens_from(codec_dir)).resolve()} if tokens_from(codec_dir) else set())
+    source = tokens_from(codec_dir)
+    tokens = {codec_dir.resolve()} | ({Path(source).resolve()} if source else set())
     if Path(meta["codec"]).resolve() not in tokens:
         raise ValueError(f"{lm_dir} was trained on the codec {meta['codec']}, not {codec_dir}")
     tmp = out.with_name(out.name + ".tmp")
