@@ -36,7 +36,7 @@ def test_bundle_is_fp16_and_loads_with_its_codec(tmp_path):
     wav = torch.randn(1, 1, codec.frame_size * 4) * 0.1
     reference = load_codec(codec_dir)
     assert (codec.encode(wav) == reference.encode(wav)).float().mean() > 0.9  # fp16 rounding flips few codes
-    with pytest.raises(ValueError, match="trained on the codec"):
+    with pytest.raises(ValueError, match="trained on the tokens of"):
         write_bundle(save_codec(build_modules(CODEC_CONFIGS["tiny"], seed=3), CODEC_CONFIGS["tiny"],
                                 tmp_path / "other"), lm_dir, tmp_path / "b2")
 

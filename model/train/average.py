@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from .bundle import provenance, tokens_from
+from .bundle import model_codec, provenance, token_source
 
 
 def average_models(dirs: list, out) -> Path:
@@ -45,11 +45,7 @@ def average_models(dirs: list, out) -> Path:
 
 
 def codec_of(model_dir, meta: dict) -> str:
-    """The codec whose tokens a checkpoint reads: the folder it names, resolved against its own (the
-    bundle's is "../codec"), or the one that codec's tokens come from (a decoder tuned on the agent's
-    voice keeps them); a `random:` codec as it is."""
-    name = meta["codec"]
-    if name.startswith("random:"):
-        return name
-    folder = (Path(model_dir) / name).resolve()
-    return str(Path(tokens_from(folder) or folder).resolve())
+    """The token source of the codec a checkpoint reads (a decoder tuned on the agent's voice keeps
+    its codec's tokens); a `random:` codec as it is."""
+    folder = model_codec(model_dir, meta)
+    return folder if folder.startswith("random:") else token_source(folder)

@@ -28,6 +28,20 @@ def tokens_from(codec_dir) -> str | None:
     return read_meta(Path(codec_dir), "antiphon-codec", 1, "codec").get("tokens_from")
 
 
+def token_source(codec_dir) -> str:
+    """The codec whose tokens `codec_dir` reads and writes: its `tokens_from`, or itself. Two codecs
+    with one token source are interchangeable for a model (only their decoders differ). The
+    source's folder need not exist here: a tuned decoder records it, and outlives it."""
+    return str(Path(tokens_from(codec_dir) or codec_dir).resolve())
+
+
+def model_codec(model_dir, meta: dict) -> str:
+    """The codec folder a model checkpoint names, resolved against the checkpoint's own (the
+    bundle's is "../codec"); a `random:` codec as it is."""
+    name = meta["codec"]
+    return name if name.startswith("random:") else str((Path(model_dir) / name).resolve())
+
+
 def export_codec(codec_dir, out: Path, **meta) -> Path:
     """The codec checkpoint again in fp16, its records kept (`meta` replaces some)."""
     config, modules = load_codec_checkpoint(codec_dir)
@@ -48,10 +62,9 @@ def write_bundle(codec_dir, lm_dir, out: Path = BUNDLED, sampling: dict | None =
     if sampling:
         model.default_sampling = SamplingSettings(**{**dataclasses.asdict(model.default_sampling),
                                                      **sampling}).validate()
-    source = tokens_from(codec_dir)
-    tokens = {codec_dir.resolve()} | ({Path(source).resolve()} if source else set())
-    if Path(meta["codec"]).resolve() not in tokens:
-        raise ValueError(f"{lm_dir} was trained on the codec {meta['codec']}, not {codec_dir}")
+    trained_on = model_codec(lm_dir, meta)
+    if trained_on.startswith("random:") or token_source(trained_on) != token_source(codec_dir):
+        raise ValueError(f"{lm_dir} was trained on the tokens of {trained_on}, not of {codec_dir}")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     export_codec(codec_dir, tmp / "codec")

@@ -28,6 +28,10 @@ def add_arguments(p) -> None:
                         "stay valid for a model trained on that codec)")
     p.add_argument("--decoder-filters", type=int, help="codec, with --agent-decoder: a decoder this wide (the small "
                    "codec's is 16), trained from random weights on the frozen encoder's tokens")
+    p.add_argument("--answers", type=float, help="codec, with --agent-decoder: the share of each batch that is "
+                   "the agent's whole answers as the model says them (default 0: random words only)")
+    p.add_argument("--seconds", type=float, help="codec: seconds of audio per crop (default 1; the longest answer "
+                   "needs 3.5)")
     p.add_argument("--sampling", type=json.loads, help="bundle: sampling defaults as JSON, e.g. "
                    "'{\"audio_temperature\": 0.5}'")
     p.add_argument("--questions", type=int, help="lm: questions each training voice asks (rendered and "
@@ -76,7 +80,8 @@ def _run(args) -> int:
         return 0
     if args.what == "codec":
         from .codec_recipe import train
-        result = train(**common, agent_decoder=args.agent_decoder, decoder_filters=args.decoder_filters)
+        result = train(**common, agent_decoder=args.agent_decoder, decoder_filters=args.decoder_filters,
+                       answers=args.answers, seconds=args.seconds)
     else:
         from .lm_recipe import train
         result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames,

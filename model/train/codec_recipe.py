@@ -20,6 +20,12 @@ that one voice. A small codec that is barely intelligible over all voices become
 the agent's (docs/benchmarks.md). With `decoder_filters` wider than the codec's, the decoder starts
 from random weights (there is no narrower one to start from) and only the encoder and codebooks
 come from `init`.
+
+`answers`: the share of the agent decoder's crops that are whole answers, as the model says them.
+The agent only ever says its answers, each with one token sequence (encoded once from silence, on a
+frame boundary: model/train/lm_data.py), so these are the exact tokens the served decoder voices.
+Random words alone left short numbers blurred ("four" heard as "five" through the codec, where
+espeak-ng's own "four" is heard right); crops of the answers spend capacity where serving needs it.
 """
 from __future__ import annotations
 
@@ -37,32 +43,52 @@ from codec.architecture import CONFIGS, build_modules
 from codec.checkpoint import load_checkpoint as load_codec_checkpoint, read_meta, save_checkpoint
 
 from ..data.augment import augment
-from ..data.skills import vocabulary
+from ..data.skills import all_answers, vocabulary
 from ..data.speech import AGENT_VOICE, WordBank, user_voices
+from ..data.utterances import UtteranceMaker
+from .bundle import token_source
+from .lm_data import LEAD
 from .run import RUNS, TrainRun, distributed
 
 DEFAULTS = dict(config="small", steps=20000, batch=16, seconds=1.0, lr=1e-3, seed=0, voices=48,
                 mel_scales=[256, 512, 1024, 2048], codebook_choices=[2, 4, 4, 4, 4, 8, 8],
                 autoencoder_steps=1500, quantize_prob=0.75, eval_every=500, agent_decoder=False,
-                decoder_filters=None)
+                decoder_filters=None, answers=0.0)
 AGENT_DECODER = dict(lr=3e-4, autoencoder_steps=0, quantize_prob=1.0, steps=3000)
 
 
 class SpeechSegments:
-    """Batches of random speech crops: user voices with augmentation, and the agent's voice clean."""
+    """Batches of random speech crops: user voices with augmentation, and the agent's voice clean;
+    for the agent's decoder, a share `answers` of whole answers as the model says them."""
 
-    def __init__(self, rate: int, voices: int, seed: int, agent_only: bool = False):
-        self.rate = rate
+    def __init__(self, rate: int, frame_size: int, voices: int, seed: int, agent_only: bool = False,
+                 answers: float = 0.0):
+        self.rate, self.frame_size = rate, frame_size
         self.bank = WordBank(rate)
         self.words = vocabulary()
         self.voices = [AGENT_VOICE] if agent_only else user_voices("train", voices, seed) + [AGENT_VOICE]
-        self.seed = seed
+        self.seed, self.answers = seed, answers
+        self.maker = UtteranceMaker(rate, frame_size, self.bank)
+        self.answer_texts = all_answers()
+
+    def answer(self, rng: random.Random, samples: int) -> np.ndarray:
+        """A whole answer after LEAD frames of silence, at the level the model's data encodes it
+        (model/train/lm_data.py): its tokens are the ones served. Cut at `samples`, which keeps the
+        tokens of what is left (the encoder is causal)."""
+        pcm, _ = self.maker.agent_utterance(rng.choice(self.answer_texts))
+        clip = np.zeros(samples, np.float32)
+        at = LEAD * self.frame_size
+        clip[at: at + len(pcm)] = pcm[: max(samples - at, 0)]
+        return clip
 
     def batch(self, step: int, rank: int, size: int, samples: int) -> torch.Tensor:
         rng = random.Random(f"{self.seed}-{step}-{rank}")
         np_rng = np.random.default_rng(rng.randrange(2**32))
         out = np.zeros((size, 1, samples), np.float32)
         for i in range(size):
+            if self.answers and rng.random() < self.answers:
+                out[i, 0] = self.answer(rng, samples)
+                continue
             voice = rng.choice(self.voices)
             words = " ".join(rng.choice(self.words) for _ in range(rng.randint(3, 6)))
             gaps = [int(rng.uniform(0.0, 0.15) * self.rate) for _ in words.split()]
@@ -171,6 +197,10 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     settings["device"] = device
     if settings["agent_decoder"] and not settings.get("init"):
         raise ValueError("--agent-decoder fine-tunes the decoder of a trained codec: pass it with --init DIR")
+    if settings["answers"] and not settings["agent_decoder"]:
+        raise ValueError("--answers trains the agent's decoder on its answers: use it with --agent-decoder")
+    if not 0 <= settings["answers"] <= 1:
+        raise ValueError(f"--answers is the share of a batch that is answers, in [0, 1]; got {settings['answers']}")
     rank, world = distributed()
     torch.manual_seed(settings["seed"])
     config = CONFIGS[settings["config"]]
@@ -193,7 +223,8 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     if start == 0 and settings.get("init"):
         init_from(trainer, settings["init"], config)
     model = torch.nn.parallel.DistributedDataParallel(trainer) if world > 1 else trainer
-    data = SpeechSegments(config.sample_rate, settings["voices"], settings["seed"], settings["agent_decoder"])
+    data = SpeechSegments(config.sample_rate, config.frame_size, settings["voices"], settings["seed"],
+                          settings["agent_decoder"], settings["answers"])
     samples = int(settings["seconds"] * config.sample_rate) // config.frame_size * config.frame_size
     held_out = held_out_speech(config, settings["seed"], agent=settings["agent_decoder"])
     restore_signals = run.begin(save_seconds)
@@ -232,7 +263,7 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     export = run.out / "codec"
     extra = {"trained_steps": step}
     if settings["agent_decoder"]:
-        extra["tokens_from"] = str(Path(settings["init"]).resolve())
+        extra["tokens_from"] = token_source(settings["init"])  # the init's own source, if it has one
     if run.main:
         save_checkpoint(trainer.codec, config, export, extra=extra)
     if every_rank_saves:
