@@ -29,8 +29,9 @@ def add_arguments(p):
     p.add_argument("--url", help="evaluate a running server instead of spawning one")
     p.add_argument("--model", default="bundled", help="spawned server's model (default: bundled)")
     p.add_argument("--codec", help="codec checkpoint for the STOI measure (default: the served model's)")
-    p.add_argument("--served-codec", help="with --url: the served codec's checkpoint, for the answers heard through "
-                                          "it alone (default: the name the server reports, if it is a path here)")
+    p.add_argument("--served-codec", help="the codec the agent speaks through: the spawned server's (default: the "
+                                          "model's own), or with --url the running server's, for the answers heard "
+                                          "through it alone (default: the name the server reports, if it is a path here)")
     p.add_argument("--per-intent", type=int, default=4, help="held-out questions per intent")
     p.add_argument("--parallel", type=int, default=4, help="sessions at once")
     p.add_argument("--paraphrases", choices=["eval", "train"], default="eval",
@@ -268,7 +269,8 @@ def main(args) -> int:
     from tqdm import tqdm
     import soundfile as sf
 
-    server = None if args.url else ServerProcess("--model", args.model)
+    codec = ["--codec", args.served_codec] if args.served_codec else []
+    server = None if args.url else ServerProcess("--model", args.model, *codec)
     url = args.url or server.url
     try:
         hello = asyncio.run(_hello(url))
@@ -280,9 +282,9 @@ def main(args) -> int:
             server.stop()
     judge = AnswerJudge(all_answers())
     heard = [judge.hear(r["answer_audio"], r["rate"]) for r in results]
-    served = served_codec(args.model if not args.url else None, hello)
+    served = args.served_codec or served_codec(args.model if not args.url else None, hello)
     stoi_score = stoi_of_codec(args.codec or served, qs)
-    rep = report(qs, results, heard, stoi_score, hello, answers_through_codec(args.served_codec or served, judge),
+    rep = report(qs, results, heard, stoi_score, hello, answers_through_codec(served, judge),
                  answers_in_agent_voice(judge, hello["sample_rate"], hello["frame_size"]))
     rep["sampling"], rep["paraphrases"] = args.sampling, args.paraphrases
     out = Path(args.out)

@@ -93,12 +93,18 @@ def test_report_counts_accuracy_confusion_and_latency():
 
 
 def test_eval_smoke_run_through_a_spawned_server(tmp_path):
+    """Also --served-codec: the spawned server speaks through that codec, not the model's own."""
+    from codec.architecture import CONFIGS, build_modules
+    from codec.checkpoint import save_checkpoint
+
     out = tmp_path / "eval"
+    served = save_checkpoint(build_modules(CONFIGS["tiny"], seed=3), CONFIGS["tiny"], tmp_path / "decoder" / "codec")
     done = subprocess.run([sys.executable, "-m", "server.cli", "eval", "--model", "random:tiny", "--per-intent", "1",
-                           "--parallel", "4", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+                           "--parallel", "4", "--served-codec", str(served), "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     rep = json.loads((out / "eval.json").read_text())
+    assert rep["codec"] == "decoder/codec"  # as the spawned server names the codec it loaded
     assert rep["questions"] == 13 and len(rep["items"]) == 13
     assert set(rep) >= {"accuracy", "accuracy_by_intent", "response_latency_s", "talk_over_rate", "stoi", "confusion"}
     assert 0 <= rep["accuracy"] <= 1 and rep["stoi"] is not None
