@@ -165,17 +165,19 @@ def stoi_of_codec(codec_name: str, qs: list[dict]) -> float | None:
     return float(np.mean(scores))
 
 
-def _judged_answers(judge: AnswerJudge, rate: int, frame_size: int, voice) -> dict:
+def _judged_answers(judge: AnswerJudge, rate: int, frame_size: int, voice, shift: int = 0) -> dict:
     """Every answer the judge knows, rendered in the agent's voice, passed through `voice` (float32
     PCM in and out) with a second of silence either side, as the served agent's answers come (through
     a codec that silence is the decoder's, not zeros), and judged: {"heard": the share heard right,
-    "lost": {answer: heard instead}}."""
+    "lost": {answer: heard instead}}. `shift` samples more before each answer move it within a codec
+    frame, which gives the same sound other tokens than the model says."""
     maker = UtteranceMaker(rate, frame_size)
     pad = np.zeros(rate // frame_size * frame_size, np.float32)
     lost = {}
     for answer in judge.answers:
         pcm, _ = maker.agent_utterance(answer)
-        pcm = np.concatenate([pcm, np.zeros(-len(pcm) % frame_size, np.float32)])
+        pcm = np.concatenate([np.zeros(shift, np.float32), pcm,
+                              np.zeros(-(shift + len(pcm)) % frame_size, np.float32)])
         heard = judge.hear(voice(np.concatenate([pad, pcm, pad])), rate)
         if heard != answer:
             lost[answer] = heard
@@ -188,9 +190,10 @@ def answers_in_agent_voice(judge: AnswerJudge, rate: int, frame_size: int) -> di
     return _judged_answers(judge, rate, frame_size, lambda pcm: pcm)
 
 
-def answers_through_codec(codec_name: str, judge: AnswerJudge) -> dict | None:
+def answers_through_codec(codec_name: str, judge: AnswerJudge, shift: int = 0) -> dict | None:
     """Every answer the judge knows, in the agent's voice, encoded and decoded by the codec, then
-    judged: the most the judged accuracy can be with this decoder, however well the model answers."""
+    judged: the most the judged accuracy can be with this decoder, however well the model answers.
+    At `shift` 0 the answers start on a frame boundary, with the tokens the model says."""
     import torch
 
     from codec import load_codec
@@ -203,7 +206,7 @@ def answers_through_codec(codec_name: str, judge: AnswerJudge) -> dict | None:
 
     def through(pcm):
         return codec.decode(codec.encode(torch.from_numpy(pcm)[None, None]))[0, 0].numpy()
-    return _judged_answers(judge, codec.sample_rate, codec.frame_size, through)
+    return _judged_answers(judge, codec.sample_rate, codec.frame_size, through, shift)
 
 
 async def run_all(url: str, qs: list[dict], parallel: int, progress, sampling: dict | None = None) -> list[dict]:

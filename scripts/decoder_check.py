@@ -12,30 +12,14 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 
+from client.eval import answers_through_codec
 from client.judge import AnswerJudge
 from codec import load_codec
-from model.data import UtteranceMaker, all_answers
+from model.data import all_answers
 from model.train.codec_recipe import held_out_speech
 
-OFFSETS = (0, 160, 320, 480)  # samples into a 640-sample frame
-
-
-def heard_through(codec, judge: AnswerJudge, maker: UtteranceMaker, shift: int) -> dict:
-    """{answer: heard} for the answers the judge does not hear right through `codec` when the
-    answer starts `shift` samples after a second of silence."""
-    pad = np.zeros(codec.sample_rate // codec.frame_size * codec.frame_size + shift, np.float32)
-    lost = {}
-    for answer in judge.answers:
-        pcm, _ = maker.agent_utterance(answer)
-        clip = np.concatenate([pad, pcm, np.zeros(codec.sample_rate, np.float32)])
-        clip = clip[: len(clip) // codec.frame_size * codec.frame_size]
-        out = codec.decode(codec.encode(torch.from_numpy(clip)[None, None]))[0, 0].numpy()
-        heard = judge.hear(out, codec.sample_rate)
-        if heard != answer:
-            lost[answer] = heard
-    return lost
+QUARTERS = 4  # offsets within a frame: 0, 1/4, 1/2 and 3/4 of it
 
 
 def agent_stoi(codec) -> float:
@@ -55,11 +39,10 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for name in a.codecs:
         codec = load_codec(name)
-        maker = UtteranceMaker(codec.sample_rate, codec.frame_size)
-        lost = [heard_through(codec, judge, maker, s) for s in OFFSETS]
+        lost = [answers_through_codec(name, judge, codec.frame_size * q // QUARTERS)["lost"] for q in range(QUARTERS)]
         n = len(judge.answers)
         served = ", ".join(f"{k} ({v})" for k, v in lost[0].items())
-        print(f"| {name} | {n - len(lost[0])} | {len(OFFSETS) * n - sum(map(len, lost))} | {agent_stoi(codec):.3f} "
+        print(f"| {name} | {n - len(lost[0])} | {QUARTERS * n - sum(map(len, lost))} | {agent_stoi(codec):.3f} "
               f"| {served} |", flush=True)
     return 0
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from .bundle import model_codec, provenance, token_source
+from .bundle import codec_of, provenance
 
 
 def average_models(dirs: list, out) -> Path:
@@ -43,9 +43,3 @@ def average_models(dirs: list, out) -> Path:
              "averaged": [str(Path(d).resolve()) for d in dirs]}
     return save_checkpoint(first, out, codec=codec, extra=extra)
 
-
-def codec_of(model_dir, meta: dict) -> str:
-    """The token source of the codec a checkpoint reads (a decoder tuned on the agent's voice keeps
-    its codec's tokens); a `random:` codec as it is."""
-    folder = model_codec(model_dir, meta)
-    return folder if folder.startswith("random:") else token_source(folder)

@@ -35,11 +35,11 @@ def token_source(codec_dir) -> str:
     return str(Path(tokens_from(codec_dir) or codec_dir).resolve())
 
 
-def model_codec(model_dir, meta: dict) -> str:
-    """The codec folder a model checkpoint names, resolved against the checkpoint's own (the
-    bundle's is "../codec"); a `random:` codec as it is."""
+def codec_of(model_dir, meta: dict) -> str:
+    """The token source of the codec a model checkpoint reads: the folder it names, resolved against
+    the checkpoint's own (the bundle's is "../codec"); a `random:` codec as it is."""
     name = meta["codec"]
-    return name if name.startswith("random:") else str((Path(model_dir) / name).resolve())
+    return name if name.startswith("random:") else token_source(Path(model_dir) / name)
 
 
 def export_codec(codec_dir, out: Path, **meta) -> Path:
@@ -62,8 +62,8 @@ def write_bundle(codec_dir, lm_dir, out: Path = BUNDLED, sampling: dict | None =
     if sampling:
         model.default_sampling = SamplingSettings(**{**dataclasses.asdict(model.default_sampling),
                                                      **sampling}).validate()
-    trained_on = model_codec(lm_dir, meta)
-    if trained_on.startswith("random:") or token_source(trained_on) != token_source(codec_dir):
+    trained_on = codec_of(lm_dir, meta)
+    if trained_on != token_source(codec_dir):
         raise ValueError(f"{lm_dir} was trained on the tokens of {trained_on}, not of {codec_dir}")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
