@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data import INTENTS, UtteranceMaker, all_answers, sample_exchange, user_voices
+from model.data import INTENTS, UtteranceMaker, all_answers, held_out_speech, sample_exchange, user_voices
 
 from .bench_stats import percentiles
 from .connection import AntiphonClient, pcm16_to_float
@@ -145,7 +145,8 @@ def served_codec(model_name: str | None, hello: dict) -> str:
     return hello["codec"]
 
 
-def stoi_of_codec(codec_name: str, qs: list[dict]) -> float | None:
+def _stoi_through(codec_name: str, clips: list[np.ndarray]) -> float | None:
+    """Mean STOI of each clip against itself encoded and decoded by the codec (offline)."""
     import torch
     from pystoi import stoi
 
@@ -157,12 +158,22 @@ def stoi_of_codec(codec_name: str, qs: list[dict]) -> float | None:
         print(f"STOI skipped: {e}")
         return None
     scores = []
-    for q in qs:
-        a, b = q["speech"]
-        x = q["audio"][a:b + codec.frame_size - (b - a) % codec.frame_size]
+    for x in clips:
+        x = np.concatenate([x, np.zeros(-len(x) % codec.frame_size, np.float32)])
         y = codec.decode(codec.encode(torch.from_numpy(x)[None, None]))[0, 0].numpy()
         scores.append(stoi(x, y, codec.sample_rate))
     return float(np.mean(scores))
+
+
+def stoi_of_codec(codec_name: str, qs: list[dict]) -> float | None:
+    """The codec on the held-out users' speech: how much of a question its tokens keep."""
+    return _stoi_through(codec_name, [q["audio"][slice(*q["speech"])] for q in qs])
+
+
+def stoi_agent_voice(codec_name: str, rate: int) -> float | None:
+    """The codec on new phrases in the agent's voice (not its answers): how clearly the served
+    decoder speaks, which is what a listener hears of it."""
+    return _stoi_through(codec_name, list(held_out_speech(rate, seed=0, agent=True)))
 
 
 def _judged_answers(judge: AnswerJudge, rate: int, frame_size: int, voice, shift: int = 0) -> dict:
@@ -247,7 +258,7 @@ def report(qs, results, heard, stoi_score, hello, through_codec=None, in_agent_v
 def markdown(rep: dict) -> str:
     lat = rep["response_latency_s"]
     fmt = lambda v: "n/a" if v is None else f"{v * 1000:.0f} ms"  # noqa: E731
-    stoi = "n/a" if rep["stoi"] is None else f"{rep['stoi']:.3f}"
+    stoi = lambda key: "n/a" if rep.get(key) is None else f"{rep[key]:.3f}"  # noqa: E731
     share = lambda key: "n/a" if rep.get(key) is None else f"{rep[key]['heard']:.1%}"  # noqa: E731
     phr = "held-out" if rep.get("paraphrases", "eval") == "eval" else "training"
     lines = [f"Model `{rep['model']}`, codec `{rep['codec']}`, {rep['questions']} questions in held-out voices "
@@ -257,7 +268,8 @@ def markdown(rep: dict) -> str:
              f"| inner monologue exactly the answer | {rep['text_accuracy']:.1%} |",
              f"| response latency p50 / p95 | {fmt(lat['p50'])} / {fmt(lat['p95'])} ({rep['answered']} answered) |",
              f"| agent talking while the user talks | {rep['talk_over_rate']:.1%} of user-speech frames |",
-             f"| codec STOI (held-out speech) | {stoi} |",
+             f"| codec STOI, held-out users' speech | {stoi('stoi')} |",
+             f"| codec STOI, new phrases in the agent's voice (the served decoder) | {stoi('stoi_agent_voice')} |",
              "| answers the judge hears in espeak-ng's agent voice (its ceiling) | "
              f"{share('answers_in_agent_voice')} |",
              f"| answers the judge hears through the served codec alone | {share('answers_through_codec')} |",
@@ -289,6 +301,7 @@ def main(args) -> int:
     stoi_score = stoi_of_codec(args.codec or served, qs)
     rep = report(qs, results, heard, stoi_score, hello, answers_through_codec(served, judge),
                  answers_in_agent_voice(judge, hello["sample_rate"], hello["frame_size"]))
+    rep["stoi_agent_voice"] = stoi_agent_voice(served, hello["sample_rate"])
     rep["sampling"], rep["paraphrases"] = args.sampling, args.paraphrases
     out = Path(args.out)
     (out / "audio").mkdir(parents=True, exist_ok=True)

@@ -107,7 +107,7 @@ def test_eval_smoke_run_through_a_spawned_server(tmp_path):
     assert rep["codec"] == "decoder/codec"  # as the spawned server names the codec it loaded
     assert rep["questions"] == 13 and len(rep["items"]) == 13
     assert set(rep) >= {"accuracy", "accuracy_by_intent", "response_latency_s", "talk_over_rate", "stoi", "confusion"}
-    assert 0 <= rep["accuracy"] <= 1 and rep["stoi"] is not None
+    assert 0 <= rep["accuracy"] <= 1 and rep["stoi"] is not None and rep["stoi_agent_voice"] is not None
     through = rep["answers_through_codec"]  # the tiny random codec voices nothing the judge knows
     assert through["heard"] == 1 - len(through["lost"]) / len(all_answers()) and len(through["lost"]) > 40
     # espeak-ng's own rendering: the judge's ceiling, 55 of 62 (pocketsphinx mishears some of its
@@ -115,4 +115,5 @@ def test_eval_smoke_run_through_a_spawned_server(tmp_path):
     voice = rep["answers_in_agent_voice"]
     assert voice["heard"] >= 0.8 and {"my name is antiphon", "that is one", "one two three"}.isdisjoint(voice["lost"])
     assert len(list((out / "audio").glob("*.wav"))) == 13
-    assert (out / "eval.md").read_text().startswith("Model `random:tiny`")
+    md = (out / "eval.md").read_text()
+    assert md.startswith("Model `random:tiny`") and f"the served decoder) | {rep['stoi_agent_voice']:.3f} |" in md

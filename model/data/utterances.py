@@ -9,7 +9,7 @@ import numpy as np
 
 from ..tokenizer import ByteTokenizer
 from .skills import vocabulary
-from .speech import AGENT_VOICE, Voice, WordBank
+from .speech import AGENT_VOICE, Voice, WordBank, user_voices
 
 TEXT_LEAD = 1  # frames the text of a word comes before its audio: the word is "thought" first
 AGENT_WORD_GAP = 0.06  # seconds between the agent's words: one steady voice
@@ -43,3 +43,17 @@ class UtteranceMaker:
             room = words[i + 1][1] // self.frame_size - at if i + 1 < len(words) else 1 << 30
             out += self.tok.encode(word + " ")[: max(room, 0)]
         return np.array(out, np.int64)
+
+
+def held_out_speech(rate: int, seed: int, count: int = 8, agent: bool = False) -> np.ndarray:
+    """(count, 2 s) float32: phrases of 5 random words in evaluation voices (never trained on), or
+    new phrases in the agent's voice, for the STOI measures of the codec recipe and the eval."""
+    bank, words = WordBank(rate), vocabulary()
+    rng = random.Random(f"held-out-{seed}{'-agent' if agent else ''}")
+    out = np.zeros((count, 2 * rate), np.float32)
+    for i, voice in enumerate([AGENT_VOICE] * count if agent else user_voices("eval", count, seed)):
+        text = " ".join(rng.choice(words) for _ in range(5))
+        pcm, _ = bank.say(text, voice, words, [int(0.05 * rate)] * 5)
+        pcm = pcm[: out.shape[-1]] / max(float(np.abs(pcm).max()), 1e-6) * 0.5
+        out[i, : len(pcm)] = pcm
+    return out

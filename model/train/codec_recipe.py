@@ -45,7 +45,7 @@ from codec.checkpoint import load_checkpoint as load_codec_checkpoint, read_meta
 from ..data.augment import augment
 from ..data.skills import all_answers, vocabulary
 from ..data.speech import AGENT_VOICE, WordBank, user_voices
-from ..data.utterances import UtteranceMaker
+from ..data.utterances import UtteranceMaker, held_out_speech
 from .bundle import token_source
 from .lm_data import LEAD
 from .run import RUNS, TrainRun, distributed
@@ -101,20 +101,6 @@ class SpeechSegments:
             seg = pcm[max(start, 0): max(start, 0) + samples - max(-start, 0)]
             out[i, 0, max(-start, 0): max(-start, 0) + len(seg)] = seg
         return torch.from_numpy(out)
-
-
-def held_out_speech(config, seed: int, count: int = 8, agent: bool = False) -> torch.Tensor:
-    """Phrases in evaluation voices (never trained on), or new phrases in the agent's voice, 2 s
-    each, for the STOI measure."""
-    bank, words = WordBank(config.sample_rate), vocabulary()
-    rng = random.Random(f"held-out-{seed}{'-agent' if agent else ''}")
-    out = torch.zeros(count, 1, 2 * config.sample_rate)
-    for i, voice in enumerate([AGENT_VOICE] * count if agent else user_voices("eval", count, seed)):
-        text = " ".join(rng.choice(words) for _ in range(5))
-        pcm, _ = bank.say(text, voice, words, [int(0.05 * config.sample_rate)] * 5)
-        pcm = pcm[: out.shape[-1]] / max(float(np.abs(pcm).max()), 1e-6) * 0.5
-        out[i, 0, : len(pcm)] = torch.from_numpy(pcm)
-    return out
 
 
 class SpectralLoss(torch.nn.Module):
@@ -226,7 +212,8 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     data = SpeechSegments(config.sample_rate, config.frame_size, settings["voices"], settings["seed"],
                           settings["agent_decoder"], settings["answers"])
     samples = int(settings["seconds"] * config.sample_rate) // config.frame_size * config.frame_size
-    held_out = held_out_speech(config, settings["seed"], agent=settings["agent_decoder"])
+    held_out = torch.from_numpy(held_out_speech(config.sample_rate, settings["seed"],
+                                                agent=settings["agent_decoder"]))[:, None]
     restore_signals = run.begin(save_seconds)
     bar = tqdm(total=settings["steps"], initial=start, disable=not run.main, desc="codec", unit="step")
     step = start
