@@ -16,13 +16,14 @@ import numpy as np
 
 from model.data import INTENTS, UtteranceMaker, all_answers, held_out_speech, sample_exchange, user_voices
 
+from . import barge_in
 from .bench_stats import percentiles
-from .connection import AntiphonClient, pcm16_to_float
+from .connection import AntiphonClient
+from .exchange import SPEECH_RMS, converse, spoken
 from .judge import AnswerJudge
 from .spawn import ServerProcess
 
 LEAD_S, TAIL_S = 0.6, 4.0  # silence before each question, and time left for the answer
-SPEECH_RMS = 0.01  # an output frame above this is the agent speaking
 
 
 def add_arguments(p):
@@ -37,6 +38,8 @@ def add_arguments(p):
     p.add_argument("--paraphrases", choices=["eval", "train"], default="eval",
                    help="held-out paraphrases (default), or the training ones (still in held-out voices): "
                         "separates generalising to new voices from generalising to new phrasings")
+    p.add_argument("--barge-in", type=int, default=8, metavar="N",
+                   help="trials where the user talks over the agent's answer and asks something else (default 8)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sampling", type=json.loads, help="sampling settings as JSON (default: the model's), e.g. "
                    "'{\"audio_temperature\": 0.5, \"text_temperature\": 0}'")
@@ -55,8 +58,7 @@ def questions(rate: int, frame_size: int, per_intent: int, seed: int, paraphrase
         for intent in INTENTS:
             ex = sample_exchange(rng, paraphrases, intent.name)
             voice = voices[len(out) % len(voices)]
-            pcm, _ = maker.user_utterance(ex.user, voice, rng)
-            pcm = pcm / max(float(np.abs(pcm).max()), 1e-6) * 0.3
+            pcm = spoken(maker, ex.user, voice, rng)
             lead = int(LEAD_S * rate) // frame_size * frame_size
             audio = np.concatenate([np.zeros(lead, np.float32), pcm, np.zeros(int(TAIL_S * rate), np.float32)])
             out.append({"intent": ex.intent, "user": ex.user, "expected": ex.agent, "voice": voice.key(),
@@ -66,52 +68,15 @@ def questions(rate: int, frame_size: int, per_intent: int, seed: int, paraphrase
 
 async def ask(url: str, q: dict, sampling: dict | None = None) -> dict:
     """One question in one session: the agent's audio per input frame and the response latency."""
-    client = await AntiphonClient.connect(url, frame_marks=True, sampling=sampling)
-    n, period = client.frame_samples, client.hello["frame_ms"] / 1000
     audio = q["audio"]
-    frames = len(audio) // n
-    loop = asyncio.get_running_loop()
-    sent_at: dict[int, float] = {}
-    out: dict[int, np.ndarray] = {}
-    arrivals: list[tuple[float, int]] = []
-
-    async def send():
-        start = loop.time()
-        for i in range(frames):
-            await asyncio.sleep(max(0.0, start + i * period - loop.time()))
-            await client.send_audio(audio[i * n:(i + 1) * n])
-            sent_at[i] = loop.time()
-
-    task = asyncio.create_task(send())
-    index = None
-    said: list[str] = []
-    drained = False  # an underrun after the last frame was sent: the server has taken all the input
-    try:
-        # The server may skip a backlog of quiet frames (docs/protocol.md), so the last frame's
-        # output need not come; an underrun after the sending ends says the input is all consumed.
-        while not (task.done() and ((out and max(out) >= frames - 1) or drained)):
-            msg = await client.recv(timeout=10)
-            if isinstance(msg, dict):
-                if msg.get("type") == "frame":
-                    index = msg["input_index"]
-                    drained = index is None and task.done()
-                elif msg.get("type") == "text":
-                    said.append(msg["text"])
-                continue
-            if index is not None:
-                out[index] = pcm16_to_float(msg)
-                arrivals.append((loop.time(), index))
-            index = None
-        await task
-    finally:
-        task.cancel()
-        await client.close()
+    rec = await converse(url, lambda i, n: audio[i * n:(i + 1) * n] if (i + 1) * n <= len(audio) else None,
+                         sampling)
+    n = rec.frame
     start_f, end_f = q["speech"][0] // n, -(-q["speech"][1] // n)
-    agent = np.concatenate([out.get(i, np.zeros(n, np.float32)) for i in range(frames)])
-    rms = np.array([float(np.sqrt(np.mean(out[i] ** 2))) if i in out else 0.0 for i in range(frames)])
-    speaking = [(t, i) for t, i in arrivals if i >= end_f and rms[i] > SPEECH_RMS]
-    latency = speaking[0][0] - sent_at[end_f - 1] if speaking and end_f - 1 in sent_at else None
-    return {"agent": agent, "rate": client.sample_rate, "response_latency_s": latency, "text": "".join(said),
+    agent, rms = rec.agent(), rec.rms()
+    speaking = [(t, i) for t, i in rec.arrivals if i >= end_f and rms[i] > SPEECH_RMS]
+    latency = speaking[0][0] - rec.sent_at[end_f - 1] if speaking and end_f - 1 in rec.sent_at else None
+    return {"agent": agent, "rate": rec.rate, "response_latency_s": latency, "text": rec.said(),
             "talk_over": float((rms[start_f:end_f] > SPEECH_RMS).mean()), "answer_audio": agent[end_f * n:]}
 
 
@@ -277,6 +242,8 @@ def markdown(rep: dict) -> str:
     for intent, acc in rep["accuracy_by_intent"].items():
         heard = ", ".join(f"{k} {v}" for k, v in sorted(rep["confusion"][intent].items(), key=lambda kv: -kv[1]))
         lines.append(f"| {intent} | {acc:.0%} | {heard} |")
+    if rep.get("barge_in"):
+        lines += barge_in.markdown(rep["barge_in"])
     return "\n".join(lines) + "\n"
 
 
@@ -292,6 +259,10 @@ def main(args) -> int:
         qs = questions(hello["sample_rate"], hello["frame_size"], args.per_intent, args.seed, args.paraphrases)
         with tqdm(total=len(qs), desc="questions", unit="q") as bar:
             results = asyncio.run(run_all(url, qs, args.parallel, bar, args.sampling))
+        ts = barge_in.trials(hello["sample_rate"], hello["frame_size"], args.barge_in, args.seed, args.paraphrases)
+        with tqdm(total=2 * len(ts), desc="barge-in, and the same left alone", unit="trial") as bar:
+            interrupted = asyncio.run(barge_in.run_trials(url, ts, args.parallel, bar, args.sampling))
+            alone = asyncio.run(barge_in.run_trials(url, ts, args.parallel, bar, args.sampling, talk=False))
     finally:
         if server:
             server.stop()
@@ -302,12 +273,16 @@ def main(args) -> int:
     rep = report(qs, results, heard, stoi_score, hello, answers_through_codec(served, judge),
                  answers_in_agent_voice(judge, hello["sample_rate"], hello["frame_size"]))
     rep["stoi_agent_voice"] = stoi_agent_voice(served, hello["sample_rate"])
+    rep["barge_in"] = barge_in.summary(ts, interrupted, [judge.hear(r["second_audio"], r["rate"]) if len(r["second_audio"])
+                                                         else None for r in interrupted], alone)
     rep["sampling"], rep["paraphrases"] = args.sampling, args.paraphrases
     out = Path(args.out)
     (out / "audio").mkdir(parents=True, exist_ok=True)
     for i, (q, r) in enumerate(zip(qs, results)):
         sf.write(out / "audio" / f"{i:03d}-{q['intent']}.wav", np.stack([q["audio"][:len(r["agent"])],
                  r["agent"][:len(q["audio"])]], 1), r["rate"])
+    for i, r in enumerate(interrupted):
+        sf.write(out / "audio" / f"barge-in-{i:03d}.wav", np.stack([r["user"], r["agent"]], 1), r["rate"])
     (out / "eval.json").write_text(json.dumps(rep, indent=2))
     (out / "eval.md").write_text(markdown(rep))
     print(markdown(rep))

@@ -77,6 +77,32 @@ def test_bundled_agent_answers_a_question_through_the_server():
 
 
 @needs_bundle
+def test_bundled_agent_stops_when_talked_over_and_answers_the_new_question():
+    """Full duplex: in three sessions at once the user talks over the agent's answer a few frames
+    into it. The agent falls silent while the user talks (docs/benchmarks.md), leaves most of its
+    first answer unsaid, and answers the new question. An engine that stopped
+    listening while the agent speaks, or a model that ignores the user's channel, talks on."""
+    from client.barge_in import interrupt, summary, trials
+    from client.judge import AnswerJudge
+    from client.spawn import ServerProcess
+    from model.data import all_answers
+
+    ts = trials(16000, 640, 3, seed=0)
+    server = ServerProcess()
+    try:
+        async def three():
+            return await asyncio.gather(*(interrupt(server.url, t) for t in ts))
+        results = asyncio.run(three())
+    finally:
+        server.stop()
+    judge = AnswerJudge(all_answers())
+    s = summary(ts, results, [judge.hear(r["second_audio"], r["rate"]) for r in results])
+    assert s["talking_at_onset"] >= 2 and s["stopped"] == 1.0, s["items"]
+    assert s["first_answer_words_said"] <= s["first_answer_words"] / 2, s["items"]
+    assert s["second_meant_right"] >= 2 / 3, s["items"]
+
+
+@needs_bundle
 def test_bundled_decoder_voices_the_answers_the_judge_can_hear():
     """The agent's answers in its voice through the bundled codec alone (fp16, encode then decode):
     the ceiling of the judged accuracy. The 32-filter agent decoder, tuned on the answers, lets the

@@ -100,7 +100,7 @@ def test_eval_smoke_run_through_a_spawned_server(tmp_path):
     out = tmp_path / "eval"
     served = save_checkpoint(build_modules(CONFIGS["tiny"], seed=3), CONFIGS["tiny"], tmp_path / "decoder" / "codec")
     done = subprocess.run([sys.executable, "-m", "server.cli", "eval", "--model", "random:tiny", "--per-intent", "1",
-                           "--parallel", "4", "--served-codec", str(served), "--out", str(out)], cwd=ROOT,
+                           "--parallel", "4", "--served-codec", str(served), "--barge-in", "2", "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     rep = json.loads((out / "eval.json").read_text())
@@ -114,6 +114,9 @@ def test_eval_smoke_run_through_a_spawned_server(tmp_path):
     # "six", "eight", "h a t"); a broken renderer or judge would lose nearly all, as the random codec does
     voice = rep["answers_in_agent_voice"]
     assert voice["heard"] >= 0.8 and {"my name is antiphon", "that is one", "one two three"}.isdisjoint(voice["lost"])
-    assert len(list((out / "audio").glob("*.wav"))) == 13
+    assert len(list((out / "audio").glob("*.wav"))) == 13 + 2
+    bi = rep["barge_in"]  # the random agent babbles: it may or may not be talking when talked over
+    assert bi["trials"] == 2 and len(bi["items"]) == 2 and bi["answered_first"] == 2
     md = (out / "eval.md").read_text()
     assert md.startswith("Model `random:tiny`") and f"the served decoder) | {rep['stoi_agent_voice']:.3f} |" in md
+    assert "Barge-in: 2 trials" in md
