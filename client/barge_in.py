@@ -16,13 +16,10 @@ import numpy as np
 from model.data import UtteranceMaker, sample_exchange, user_voices
 
 from .bench_stats import percentiles
-from .exchange import SPEECH_RMS, converse, framed, spoken
+from .exchange import QUIET_RUN, SPEECH_RMS, converse, framed, spoken
 
 LONG_ANSWERS = ("count", "abilities", "unknown", "name", "how_are_you", "goodbye")  # answers of 4+ words
 DELAY = (3, 16)  # frames after the agent's first sound that the user starts talking over it (0.12-0.64 s)
-# Frames below SPEECH_RMS that mean the agent has stopped: its gaps between words read as 2 to 5
-# quiet frames through the decoder, so 3 took every pause for a stop when left alone.
-QUIET_RUN = 8
 LEAD_S, WAIT_S, TAIL_S = 0.6, 3.0, 4.0  # silence before; longest wait for the first answer; time for the second
 
 
@@ -104,7 +101,8 @@ def measure(rms, agent, n, said, asked, agent_at, onset, second_frames, period, 
             "talking_at_onset": bool((rms[max(onset - QUIET_RUN, 0):onset] > SPEECH_RMS).any()),
             "stop_s": None if stop is None else (stop - onset) * period,
             "first_said": said(asked, end if talk else None), "second_said": said(end) if talk else "",
-            "second_audio": agent[end * n:] if talk else np.zeros(0, np.float32), "delay_s": (onset - agent_at) * period}
+            "second_audio": agent[end * n:] if talk else np.zeros(0, np.float32),
+            "delay_s": (onset - agent_at) * period}
 
 
 async def run_trials(url: str, ts: list[dict], parallel: int, progress, sampling: dict | None = None,

@@ -16,7 +16,7 @@ import numpy as np
 
 from model.data import INTENTS, UtteranceMaker, all_answers, held_out_speech, sample_exchange, user_voices
 
-from . import barge_in
+from . import barge_in, turns
 from .bench_stats import percentiles
 from .connection import AntiphonClient
 from .exchange import SPEECH_RMS, converse, spoken
@@ -40,6 +40,8 @@ def add_arguments(p):
                         "separates generalising to new voices from generalising to new phrasings")
     p.add_argument("--barge-in", type=int, default=8, metavar="N",
                    help="trials where the user talks over the agent's answer and asks something else (default 8)")
+    p.add_argument("--turns", type=int, default=0, metavar="K",
+                   help="also ask the same questions in sessions of K, one after another (default: not)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sampling", type=json.loads, help="sampling settings as JSON (default: the model's), e.g. "
                    "'{\"audio_temperature\": 0.5, \"text_temperature\": 0}'")
@@ -242,6 +244,8 @@ def markdown(rep: dict) -> str:
     for intent, acc in rep["accuracy_by_intent"].items():
         heard = ", ".join(f"{k} {v}" for k, v in sorted(rep["confusion"][intent].items(), key=lambda kv: -kv[1]))
         lines.append(f"| {intent} | {acc:.0%} | {heard} |")
+    if rep.get("conversation"):
+        lines += turns.markdown(rep["conversation"])
     if rep.get("barge_in"):
         lines += barge_in.markdown(rep["barge_in"])
     return "\n".join(lines) + "\n"
@@ -263,6 +267,11 @@ def main(args) -> int:
         with tqdm(total=2 * len(ts), desc="barge-in, and the same left alone", unit="trial") as bar:
             interrupted = asyncio.run(barge_in.run_trials(url, ts, args.parallel, bar, args.sampling))
             alone = asyncio.run(barge_in.run_trials(url, ts, args.parallel, bar, args.sampling, talk=False))
+        talked = []
+        if args.turns > 1:
+            with tqdm(total=len(qs), desc=f"in sessions of {args.turns}", unit="q") as bar:
+                talked = asyncio.run(turns.run_conversations(url, qs, hello["sample_rate"], args.turns, args.parallel,
+                                                             bar, args.sampling))
     finally:
         if server:
             server.stop()
@@ -273,8 +282,12 @@ def main(args) -> int:
     rep = report(qs, results, heard, stoi_score, hello, answers_through_codec(served, judge),
                  answers_in_agent_voice(judge, hello["sample_rate"], hello["frame_size"]))
     rep["stoi_agent_voice"] = stoi_agent_voice(served, hello["sample_rate"])
-    rep["barge_in"] = barge_in.summary(ts, interrupted, [judge.hear(r["second_audio"], r["rate"]) if len(r["second_audio"])
-                                                         else None for r in interrupted], alone)
+    if ts:
+        second = [judge.hear(r["second_audio"], r["rate"]) if len(r["second_audio"]) else None for r in interrupted]
+        rep["barge_in"] = barge_in.summary(ts, interrupted, second, alone)
+    if talked:
+        rep["conversation"] = turns.summary(qs, [judge.hear(r["answer_audio"], r["rate"]) for r in talked], heard,
+                                            args.turns)
     rep["sampling"], rep["paraphrases"] = args.sampling, args.paraphrases
     out = Path(args.out)
     (out / "audio").mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,9 @@ from model.data import UtteranceMaker, Voice
 from .connection import AntiphonClient, pcm16_to_float
 
 SPEECH_RMS = 0.01  # an output frame above this is the agent speaking
+# Frames below SPEECH_RMS that mean the agent has stopped: its gaps between words read as 2 to 5
+# quiet frames through the decoder, so 3 took every pause for a stop (docs/benchmarks.md, session 13).
+QUIET_RUN = 8
 LEVEL = 0.3  # the peak of every spoken question
 
 

@@ -132,3 +132,28 @@ def test_bundled_decoder_speaks_the_agents_voice_clearly_and_only_that_voice():
     agent = stoi_agent_voice(codec, 16000)
     users = stoi_of_codec(codec, questions(16000, 640, per_intent=1, seed=0))
     assert agent >= 0.8 and agent > users + 0.1, (agent, users)
+
+
+@needs_bundle
+def test_bundled_agent_answers_one_question_after_another_in_one_session():
+    """A conversation: three questions in one session, each once the previous answer is over (the
+    first two in a held-out voice with training phrasings, as the question test above). Each answer
+    is judged in its own span; an agent that stopped listening after its first answer, or a
+    session that went on answering the first question, fails."""
+    from client.eval import questions
+    from client.judge import AnswerJudge
+    from client.spawn import ServerProcess
+    from client.turns import conversation
+    from model.data import all_answers
+
+    qs = questions(16000, 640, per_intent=1, seed=0, paraphrases="train")
+    asked = [next(q for q in qs if q["intent"] == i) for i in ("name", "thanks", "how_are_you")]
+    server = ServerProcess()
+    try:
+        results = asyncio.run(conversation(server.url, asked, 16000))
+    finally:
+        server.stop()
+    judge = AnswerJudge(all_answers())
+    heard = [judge.hear(r["answer_audio"], r["rate"]) for r in results]
+    assert sum(h == q["expected"] for q, h in zip(asked, heard)) >= 2, heard
+    assert len(set(heard)) == 3, heard

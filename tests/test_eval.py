@@ -92,6 +92,17 @@ def test_report_counts_accuracy_confusion_and_latency():
     assert intent_of("c a t", "count") == "spell" and intent_of("seven", "add") == "repeat"
 
 
+def test_conversation_summary_scores_each_turn_against_the_same_questions_alone():
+    from client import turns
+
+    qs = [{"expected": e} for e in ("one", "two", "three", "four", "five")]
+    s = turns.summary(qs, ["one", "two", "six", "four", None], ["one", "two", "three", "four", "five"], turns=2)
+    assert (s["sessions"], s["accuracy"], s["accuracy_alone"]) == (3, 0.6, 1.0)
+    # first turns: "one" right, "six" for three, nothing for five; second turns: two and four right
+    assert s["accuracy_by_turn"] == [pytest.approx(1 / 3), 1.0]
+    assert "| in conversation, by turn | 33% / 100% |" in turns.markdown(s)
+
+
 def test_eval_smoke_run_through_a_spawned_server(tmp_path):
     """Also --served-codec: the spawned server speaks through that codec, not the model's own."""
     from codec.architecture import CONFIGS, build_modules
@@ -100,7 +111,7 @@ def test_eval_smoke_run_through_a_spawned_server(tmp_path):
     out = tmp_path / "eval"
     served = save_checkpoint(build_modules(CONFIGS["tiny"], seed=3), CONFIGS["tiny"], tmp_path / "decoder" / "codec")
     done = subprocess.run([sys.executable, "-m", "server.cli", "eval", "--model", "random:tiny", "--per-intent", "1",
-                           "--parallel", "4", "--served-codec", str(served), "--barge-in", "2", "--out", str(out)], cwd=ROOT,
+                           "--parallel", "4", "--served-codec", str(served), "--barge-in", "2", "--turns", "5", "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     rep = json.loads((out / "eval.json").read_text())
@@ -117,6 +128,9 @@ def test_eval_smoke_run_through_a_spawned_server(tmp_path):
     assert len(list((out / "audio").glob("*.wav"))) == 13 + 2
     bi = rep["barge_in"]  # the random agent babbles: it may or may not be talking when talked over
     assert bi["trials"] == 2 and len(bi["items"]) == 2 and bi["answered_first"] == 2
+    talk = rep["conversation"]  # the 13 questions again, in sessions of 5, 5 and 3
+    assert (talk["turns"], talk["sessions"], len(talk["accuracy_by_turn"])) == (5, 3, 5)
+    assert talk["accuracy_alone"] == rep["accuracy"]
     md = (out / "eval.md").read_text()
     assert md.startswith("Model `random:tiny`") and f"the served decoder) | {rep['stoi_agent_voice']:.3f} |" in md
-    assert "Barge-in: 2 trials" in md
+    assert "Barge-in: 2 trials" in md and "The same questions in 3 sessions of 5" in md

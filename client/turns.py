@@ -1,0 +1,91 @@
+"""Questions asked one after another in one session, as a person talks to the agent: each as soon as
+the agent's previous answer is over. The eval asks the same questions in fresh sessions too, so the
+report shows side by side whether a longer conversation costs the agent its answers."""
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from .exchange import QUIET_RUN, SPEECH_RMS, converse, framed
+
+LEAD_S = 0.6  # silence before the first question
+PAUSE_S = 0.4  # after the agent's answer is over (QUIET_RUN quiet frames), before the next question
+WAIT_S = 4.0  # longest wait for an answer that does not come
+
+
+async def conversation(url: str, qs: list[dict], rate: int, sampling: dict | None = None) -> list[dict]:
+    """Ask `qs` (eval questions, at the server's `rate`) in one session; per question, the agent's
+    audio and text from the end of the question to the start of the next."""
+    st = {"k": 0, "j": 0, "phase": "pause", "until": None, "spoke": False, "quiet": 0}
+    starts, ends = [], []
+
+    def on_output(index, pcm):
+        if st["phase"] == "wait":
+            loud = float(np.sqrt(np.mean(pcm ** 2))) > SPEECH_RMS
+            st["spoke"] |= loud
+            st["quiet"] = 0 if loud else st["quiet"] + 1
+
+    def next_frame(i, n):
+        if st["until"] is None:
+            st["until"] = frames(LEAD_S, n)
+        if st["phase"] == "pause" and i >= st["until"]:
+            st["phase"], st["j"] = "ask", 0
+            starts.append(i)
+        if st["phase"] == "ask":
+            q = qs[st["k"]]
+            pcm = framed(q["audio"][slice(*q["speech"])], st["j"], n)
+            if pcm is not None:
+                st["j"] += 1
+                return pcm
+            ends.append(i)
+            st.update(phase="wait", spoke=False, quiet=0, since=i)
+        over = st["spoke"] and st["quiet"] >= QUIET_RUN
+        if st["phase"] == "wait" and (over or i - st["since"] >= frames(WAIT_S, n)):
+            st["k"] += 1
+            if st["k"] == len(qs):
+                return None
+            st.update(phase="pause", until=i + frames(PAUSE_S, n))
+        return np.zeros(n, np.float32)
+
+    frames = lambda seconds, n: round(seconds * rate / n)  # noqa: E731
+    rec = await converse(url, next_frame, sampling, on_output)
+    agent, n = rec.agent(), rec.frame
+    bounds = starts[1:] + [rec.sent]
+    return [{"answer_audio": agent[e * n: b * n], "text": rec.said(e, b), "rate": rec.rate}
+            for e, b in zip(ends, bounds)]
+
+
+async def run_conversations(url: str, qs: list[dict], rate: int, turns: int, parallel: int, progress,
+                            sampling: dict | None = None) -> list[dict]:
+    """`qs` in sessions of `turns` questions, in order; one result per question."""
+    groups = [qs[i:i + turns] for i in range(0, len(qs), turns)]
+    results: list[list[dict] | None] = [None] * len(groups)
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(i):
+        async with gate:
+            results[i] = await conversation(url, groups[i], rate, sampling)
+            progress.update(len(groups[i]))
+    await asyncio.gather(*(one(i) for i in range(len(groups))))
+    return [r for group in results for r in group]
+
+
+def summary(qs: list[dict], heard: list[str | None], alone: list[str | None], turns: int) -> dict:
+    """`heard`: the judge on each question asked in a conversation; `alone`: on the same question
+    asked in a fresh session."""
+    right = np.array([h == q["expected"] for q, h in zip(qs, heard)])
+    by_turn = [float(right[k::turns].mean()) for k in range(min(turns, len(qs)))]
+    return {"turns": turns, "sessions": -(-len(qs) // turns), "accuracy": float(right.mean()),
+            "accuracy_alone": float(np.mean([h == q["expected"] for q, h in zip(qs, alone)])),
+            "accuracy_by_turn": by_turn}
+
+
+def markdown(t: dict) -> list[str]:
+    turns = " / ".join(f"{a:.0%}" for a in t["accuracy_by_turn"])
+    return ["", f"The same questions in {t['sessions']} sessions of {t['turns']}, each asked once the previous "
+                "answer was over:", "",
+            "| asked | judged right |", "|---|---|",
+            f"| alone, a fresh session each | {t['accuracy_alone']:.1%} |",
+            f"| in conversation | {t['accuracy']:.1%} |",
+            f"| in conversation, by turn | {turns} |"]
