@@ -75,17 +75,18 @@ def summary(qs: list[dict], heard: list[str | None], alone: list[str | None], tu
     """`heard`: the judge on each question asked in a conversation; `alone`: on the same question
     asked in a fresh session."""
     right = np.array([h == q["expected"] for q, h in zip(qs, heard)])
-    by_turn = [float(right[k::turns].mean()) for k in range(min(turns, len(qs)))]
+    right_alone = np.array([h == q["expected"] for q, h in zip(qs, alone)])
+    by_turn = lambda r: [float(r[k::turns].mean()) for k in range(min(turns, len(qs)))]  # noqa: E731
     return {"turns": turns, "sessions": -(-len(qs) // turns), "accuracy": float(right.mean()),
-            "accuracy_alone": float(np.mean([h == q["expected"] for q, h in zip(qs, alone)])),
-            "accuracy_by_turn": by_turn}
+            "accuracy_alone": float(right_alone.mean()), "accuracy_by_turn": by_turn(right),
+            "accuracy_alone_by_turn": by_turn(right_alone)}
 
 
 def markdown(t: dict) -> list[str]:
-    turns = " / ".join(f"{a:.0%}" for a in t["accuracy_by_turn"])
+    turns = lambda key: " / ".join(f"{a:.0%}" for a in t[key])  # noqa: E731
     return ["", f"The same questions in {t['sessions']} sessions of {t['turns']}, each asked once the previous "
                 "answer was over:", "",
-            "| asked | judged right |", "|---|---|",
-            f"| alone, a fresh session each | {t['accuracy_alone']:.1%} |",
-            f"| in conversation | {t['accuracy']:.1%} |",
-            f"| in conversation, by turn | {turns} |"]
+            "| asked | judged right | by turn (the same questions alone: by their place in the list) |",
+            "|---|---|---|",
+            f"| alone, a fresh session each | {t['accuracy_alone']:.1%} | {turns('accuracy_alone_by_turn')} |",
+            f"| in conversation | {t['accuracy']:.1%} | {turns('accuracy_by_turn')} |"]

@@ -99,8 +99,8 @@ def test_conversation_summary_scores_each_turn_against_the_same_questions_alone(
     s = turns.summary(qs, ["one", "two", "six", "four", None], ["one", "two", "three", "four", "five"], turns=2)
     assert (s["sessions"], s["accuracy"], s["accuracy_alone"]) == (3, 0.6, 1.0)
     # first turns: "one" right, "six" for three, nothing for five; second turns: two and four right
-    assert s["accuracy_by_turn"] == [pytest.approx(1 / 3), 1.0]
-    assert "| in conversation, by turn | 33% / 100% |" in turns.markdown(s)
+    assert s["accuracy_by_turn"] == [pytest.approx(1 / 3), 1.0] and s["accuracy_alone_by_turn"] == [1.0, 1.0]
+    assert "| in conversation | 60.0% | 33% / 100% |" in turns.markdown(s)
 
 
 def test_eval_smoke_run_through_a_spawned_server(tmp_path):
