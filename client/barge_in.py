@@ -8,7 +8,6 @@ input frames: the agent's output for input frame i is what it says once it has h
 """
 from __future__ import annotations
 
-import asyncio
 import random
 
 import numpy as np
@@ -16,11 +15,11 @@ import numpy as np
 from model.data import UtteranceMaker, sample_exchange, user_voices
 
 from .bench_stats import percentiles
-from .exchange import QUIET_RUN, SPEECH_RMS, converse, framed, spoken
+from .exchange import LEAD_S, QUIET_RUN, SPEECH_RMS, TAIL_S, converse, frame_rms, framed, gathered, spoken
 
 LONG_ANSWERS = ("count", "abilities", "unknown", "name", "how_are_you", "goodbye")  # answers of 4+ words
 DELAY = (3, 16)  # frames after the agent's first sound that the user starts talking over it (0.12-0.64 s)
-LEAD_S, WAIT_S, TAIL_S = 0.6, 3.0, 4.0  # silence before; longest wait for the first answer; time for the second
+WAIT_S = 3.0  # longest wait for the agent to start answering the first question
 
 
 def trials(rate: int, frame_size: int, count: int, seed: int, paraphrases: str = "eval") -> list[dict]:
@@ -58,7 +57,7 @@ async def interrupt(url: str, trial: dict, sampling: dict | None = None, talk: b
     asked, state, sent = trial["asked"], {"agent_at": None, "onset": None}, []
 
     def on_output(index, pcm):
-        if state["agent_at"] is None and index >= asked and float(np.sqrt(np.mean(pcm ** 2))) > SPEECH_RMS:
+        if state["agent_at"] is None and index >= asked and frame_rms(pcm) > SPEECH_RMS:
             state["agent_at"] = index
 
     def next_frame(i, n):
@@ -83,9 +82,10 @@ async def interrupt(url: str, trial: dict, sampling: dict | None = None, talk: b
         return np.zeros(n, np.float32) if j < trial["second_frames"] + trial["tail"] else None
 
     rec = await converse(url, next_frame, sampling, on_output)
-    return {**measure(rec.rms(), rec.agent(), rec.frame, rec.said, asked, state["agent_at"], state["onset"],
+    agent = rec.agent()
+    return {**measure(rec.rms(), agent, rec.frame, rec.said, asked, state["agent_at"], state["onset"],
                       trial["second_frames"], rec.period, talk),
-            "user": np.concatenate(sent), "agent": rec.agent(), "rate": rec.rate}
+            "user": np.concatenate(sent), "agent": agent, "rate": rec.rate}
 
 
 def measure(rms, agent, n, said, asked, agent_at, onset, second_frames, period, talk=True) -> dict:
@@ -107,15 +107,11 @@ def measure(rms, agent, n, said, asked, agent_at, onset, second_frames, period, 
 
 async def run_trials(url: str, ts: list[dict], parallel: int, progress, sampling: dict | None = None,
                      talk: bool = True) -> list[dict]:
-    results: list[dict | None] = [None] * len(ts)
-    gate = asyncio.Semaphore(parallel)
-
     async def one(i):
-        async with gate:
-            results[i] = await interrupt(url, ts[i], sampling, talk)
-            progress.update(1)
-    await asyncio.gather(*(one(i) for i in range(len(ts))))
-    return results
+        result = await interrupt(url, ts[i], sampling, talk)
+        progress.update(1)
+        return result
+    return await gathered(len(ts), parallel, one)
 
 
 def _words(text: str) -> str:

@@ -19,11 +19,9 @@ from model.data import INTENTS, UtteranceMaker, all_answers, held_out_speech, sa
 from . import barge_in, turns
 from .bench_stats import percentiles
 from .connection import AntiphonClient
-from .exchange import SPEECH_RMS, converse, spoken
+from .exchange import LEAD_S, SPEECH_RMS, TAIL_S, converse, gathered, spoken
 from .judge import AnswerJudge
 from .spawn import ServerProcess
-
-LEAD_S, TAIL_S = 0.6, 4.0  # silence before each question, and time left for the answer
 
 
 def add_arguments(p):
@@ -112,23 +110,31 @@ def served_codec(model_name: str | None, hello: dict) -> str:
     return hello["codec"]
 
 
-def _stoi_through(codec_name: str, clips: list[np.ndarray]) -> float | None:
-    """Mean STOI of each clip against itself encoded and decoded by the codec (offline)."""
+def _round_trip(codec_name: str, measure: str):
+    """(codec, PCM -> PCM encoded and decoded offline), or None, said, when the codec cannot load."""
     import torch
-    from pystoi import stoi
 
     from codec import load_codec
 
     try:
         codec = load_codec(codec_name)
     except (ValueError, FileNotFoundError) as e:
-        print(f"STOI skipped: {e}")
+        print(f"{measure} skipped: {e}")
         return None
+    return codec, lambda pcm: codec.decode(codec.encode(torch.from_numpy(pcm)[None, None]))[0, 0].numpy()
+
+
+def _stoi_through(codec_name: str, clips: list[np.ndarray]) -> float | None:
+    """Mean STOI of each clip against itself encoded and decoded by the codec (offline)."""
+    from pystoi import stoi
+
+    if not (loaded := _round_trip(codec_name, "STOI")):
+        return None
+    codec, through = loaded
     scores = []
     for x in clips:
         x = np.concatenate([x, np.zeros(-len(x) % codec.frame_size, np.float32)])
-        y = codec.decode(codec.encode(torch.from_numpy(x)[None, None]))[0, 0].numpy()
-        scores.append(stoi(x, y, codec.sample_rate))
+        scores.append(stoi(x, through(x), codec.sample_rate))
     return float(np.mean(scores))
 
 
@@ -172,31 +178,18 @@ def answers_through_codec(codec_name: str, judge: AnswerJudge, shift: int = 0) -
     """Every answer the judge knows, in the agent's voice, encoded and decoded by the codec, then
     judged: the most the judged accuracy can be with this decoder, however well the model answers.
     At `shift` 0 the answers start on a frame boundary, with the tokens the model says."""
-    import torch
-
-    from codec import load_codec
-
-    try:
-        codec = load_codec(codec_name)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"answers through the codec skipped: {e}")
+    if not (loaded := _round_trip(codec_name, "answers through the codec")):
         return None
-
-    def through(pcm):
-        return codec.decode(codec.encode(torch.from_numpy(pcm)[None, None]))[0, 0].numpy()
+    codec, through = loaded
     return _judged_answers(judge, codec.sample_rate, codec.frame_size, through, shift)
 
 
 async def run_all(url: str, qs: list[dict], parallel: int, progress, sampling: dict | None = None) -> list[dict]:
-    results: list[dict | None] = [None] * len(qs)
-    gate = asyncio.Semaphore(parallel)
-
     async def one(i):
-        async with gate:
-            results[i] = await ask(url, qs[i], sampling)
-            progress.update(1)
-    await asyncio.gather(*(one(i) for i in range(len(qs))))
-    return results
+        result = await ask(url, qs[i], sampling)
+        progress.update(1)
+        return result
+    return await gathered(len(qs), parallel, one)
 
 
 def report(qs, results, heard, stoi_score, hello, through_codec=None, in_agent_voice=None) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from typing import Callable
+from typing import Awaitable, Callable
 
 import numpy as np
 
@@ -14,10 +14,25 @@ from model.data import UtteranceMaker, Voice
 from .connection import AntiphonClient, pcm16_to_float
 
 SPEECH_RMS = 0.01  # an output frame above this is the agent speaking
+LEAD_S, TAIL_S = 0.6, 4.0  # silence before the user first speaks, and time left for an answer
 # Frames below SPEECH_RMS that mean the agent has stopped: its gaps between words read as 2 to 5
 # quiet frames through the decoder, so 3 took every pause for a stop (docs/benchmarks.md, session 13).
 QUIET_RUN = 8
 LEVEL = 0.3  # the peak of every spoken question
+
+
+def frame_rms(pcm: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(pcm ** 2)))
+
+
+async def gathered(count: int, parallel: int, job: Callable[[int], Awaitable]) -> list:
+    """`await job(i)` for i in range(count), at most `parallel` at once; the results in order."""
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(i):
+        async with gate:
+            return await job(i)
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
 def spoken(maker: UtteranceMaker, text: str, voice: Voice, rng: random.Random) -> np.ndarray:
@@ -43,8 +58,7 @@ class Recording:
         return np.concatenate([self.out.get(i, silent) for i in range(self.sent)] or [silent[:0]])
 
     def rms(self) -> np.ndarray:
-        return np.array([float(np.sqrt(np.mean(self.out[i] ** 2))) if i in self.out else 0.0
-                         for i in range(self.sent)])
+        return np.array([frame_rms(self.out[i]) if i in self.out else 0.0 for i in range(self.sent)])
 
     def said(self, start: int = -1, end: int | None = None) -> str:
         """The agent's text that came while input frames in [start, end) were being answered."""

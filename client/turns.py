@@ -3,15 +3,11 @@ the agent's previous answer is over. The eval asks the same questions in fresh s
 report shows side by side whether a longer conversation costs the agent its answers."""
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 
-from .exchange import QUIET_RUN, SPEECH_RMS, converse, framed
+from .exchange import LEAD_S, QUIET_RUN, SPEECH_RMS, TAIL_S, converse, frame_rms, framed, gathered
 
-LEAD_S = 0.6  # silence before the first question
 PAUSE_S = 0.4  # after the agent's answer is over (QUIET_RUN quiet frames), before the next question
-WAIT_S = 4.0  # longest wait for an answer that does not come
 
 
 async def conversation(url: str, qs: list[dict], rate: int, sampling: dict | None = None) -> list[dict]:
@@ -22,7 +18,7 @@ async def conversation(url: str, qs: list[dict], rate: int, sampling: dict | Non
 
     def on_output(index, pcm):
         if st["phase"] == "wait":
-            loud = float(np.sqrt(np.mean(pcm ** 2))) > SPEECH_RMS
+            loud = frame_rms(pcm) > SPEECH_RMS
             st["spoke"] |= loud
             st["quiet"] = 0 if loud else st["quiet"] + 1
 
@@ -41,7 +37,7 @@ async def conversation(url: str, qs: list[dict], rate: int, sampling: dict | Non
             ends.append(i)
             st.update(phase="wait", spoke=False, quiet=0, since=i)
         over = st["spoke"] and st["quiet"] >= QUIET_RUN
-        if st["phase"] == "wait" and (over or i - st["since"] >= frames(WAIT_S, n)):
+        if st["phase"] == "wait" and (over or i - st["since"] >= frames(TAIL_S, n)):  # no answer
             st["k"] += 1
             if st["k"] == len(qs):
                 return None
@@ -60,15 +56,12 @@ async def run_conversations(url: str, qs: list[dict], rate: int, turns: int, par
                             sampling: dict | None = None) -> list[dict]:
     """`qs` in sessions of `turns` questions, in order; one result per question."""
     groups = [qs[i:i + turns] for i in range(0, len(qs), turns)]
-    results: list[list[dict] | None] = [None] * len(groups)
-    gate = asyncio.Semaphore(parallel)
 
     async def one(i):
-        async with gate:
-            results[i] = await conversation(url, groups[i], rate, sampling)
-            progress.update(len(groups[i]))
-    await asyncio.gather(*(one(i) for i in range(len(groups))))
-    return [r for group in results for r in group]
+        result = await conversation(url, groups[i], rate, sampling)
+        progress.update(len(groups[i]))
+        return result
+    return [r for group in await gathered(len(groups), parallel, one) for r in group]
 
 
 def summary(qs: list[dict], heard: list[str | None], alone: list[str | None], turns: int) -> dict:
