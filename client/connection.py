@@ -46,7 +46,7 @@ class AntiphonClient:
     @classmethod
     async def connect(cls, url: str = "ws://127.0.0.1:8765/ws", *, token: str | None = None,
                       sample_rate: int | None = None, sampling: dict | None = None, frame_marks: bool = False,
-                      origin: str | None = None, open_timeout: float = 10.0) -> "AntiphonClient":
+                      keep_input: bool = False, origin: str | None = None, open_timeout: float = 10.0) -> "AntiphonClient":
         headers = {"Authorization": f"Bearer {token}"} if token else None
         try:
             ws = await ws_connect(url, additional_headers=headers, origin=origin, open_timeout=open_timeout,
@@ -70,6 +70,8 @@ class AntiphonClient:
             config["sampling"] = sampling
         if frame_marks:
             config["frame_marks"] = True
+        if keep_input:  # every frame is heard, none skipped when the server falls behind
+            config["keep_input"] = True
         if config:
             await client.send_event({"type": "config", **config})
             client.sample_rate = sample_rate or client.sample_rate

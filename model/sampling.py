@@ -6,6 +6,9 @@ import dataclasses
 import torch
 
 
+MAX_TOP_K = 1 << 20  # beyond any vocabulary, well inside int64
+
+
 @dataclasses.dataclass
 class SamplingSettings:
     text_temperature: float = 0.7
@@ -15,14 +18,18 @@ class SamplingSettings:
     audio_top_k: int = 250
     audio_top_p: float = 1.0
 
-    def validate(self) -> "SamplingSettings":
+    def validate(self, vocab: dict[str, int] | None = None) -> "SamplingSettings":
+        """Checks every field's type and range; `vocab` ({"text": n, "audio": n}, the model's
+        vocabulary sizes) bounds top_k, which a slot's int64 tensor must also be able to hold."""
         for name in ("text", "audio"):
             t, k, p = (getattr(self, f"{name}_{x}") for x in ("temperature", "top_k", "top_p"))
-            if not (isinstance(t, (int, float)) and 0 <= t <= 10):
+            if not (isinstance(t, (int, float)) and not isinstance(t, bool) and 0 <= t <= 10):
                 raise ValueError(f"{name}_temperature must be a number in [0, 10], got {t!r}")
-            if not (isinstance(k, int) and k >= 0):
-                raise ValueError(f"{name}_top_k must be an integer >= 0 (0: no limit), got {k!r}")
-            if not (isinstance(p, (int, float)) and 0 < p <= 1):
+            most = (vocab or {}).get(name, MAX_TOP_K)
+            if not (isinstance(k, int) and not isinstance(k, bool) and 0 <= k <= most):
+                raise ValueError(f"{name}_top_k must be an integer in [0, {most}] (0: no limit; at most the "
+                                 f"vocabulary), got {k!r}")
+            if not (isinstance(p, (int, float)) and not isinstance(p, bool) and 0 < p <= 1):
                 raise ValueError(f"{name}_top_p must be a number in (0, 1], got {p!r}")
         return self
 

@@ -86,7 +86,7 @@ class ModelStream:
         self.last_logits = None
 
     def configure(self, slot: int, settings: SamplingSettings) -> None:
-        settings.validate()
+        settings.validate(self.model.vocab_sizes())
         for name, t in self._settings.items():
             t[slot] = getattr(settings, name)
 

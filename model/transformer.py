@@ -126,10 +126,15 @@ class SpeechTransformer(nn.Module):
         self.audio_head = nn.Linear(cfg.dim, K * card, bias=False)
         self.register_buffer("silence_codes", torch.zeros(K, dtype=torch.long))
         self.tokenizer = ByteTokenizer()
-        self.default_sampling = SamplingSettings()  # a checkpoint may recommend its own
+        # a checkpoint may recommend its own; top-k never beyond the vocabulary, as a client's is checked
+        self.default_sampling = SamplingSettings(audio_top_k=min(SamplingSettings.audio_top_k, card))
         self.step_runner = None  # another implementation of `step` (the ONNX Runtime one), when chosen
         self.dropout = 0.0  # on the residual branches, teacher-forced training only (a recipe setting)
         self.apply(self._init)
+
+    def vocab_sizes(self) -> dict[str, int]:
+        """What each sampled stream chooses among: the bound of its top-k."""
+        return {"text": self.cfg.text_vocab, "audio": self.cfg.cardinality}
 
     def stream(self, batch_size: int, context: int | None = None, seed: int = 0):
         """A batched stream with a preallocated ring KV cache of `context` frames per slot."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hmac
 import json
 import time
 import urllib.parse
@@ -18,27 +19,27 @@ from .engine import Engine
 from .http import response, static_file
 from .metrics import Metrics
 from .realtime_session import RealtimeSession
+from .outbox import MAX_PENDING_BYTES
 from .recorder import Recorder
 from .session import Session
+
+
+CLOSE_WAIT_S = 5.0  # how long a session closed by the server may take to get its close frame out
 
 
 class AntiphonServer:
     def __init__(self, codec, model, max_sessions: int = 8, token: str | None = None,
                  allowed_origins: list[str] | None = None, record_dir: str | None = None,
                  idle_timeout: float = 60.0, max_buffer_seconds: float = 2.0, grace_seconds: float = 5.0,
-                 random_weights: bool = False, serial: bool = False):
+                 random_weights: bool = False, serial: bool = False, max_pending_bytes: int = MAX_PENDING_BYTES):
         self.codec, self.model = codec, model
         self.metrics = Metrics(codec.frame_size / codec.sample_rate)
-        if serial:
-            from .serial_engine import SerialEngine
-
-            self.engine = SerialEngine(codec, model, max_sessions, self.metrics)
-        else:
-            self.engine = Engine(codec, model, max_sessions, self.metrics)
+        self.engine = Engine(codec, model, max_sessions, self.metrics, stepping="serial" if serial else "batched")
         self.token, self.allowed_origins = token, allowed_origins or []
         self.record_dir, self.idle_timeout, self.grace_seconds = record_dir, idle_timeout, grace_seconds
         self.max_buffer_frames = max(1, int(max_buffer_seconds * codec.frame_rate))
         self.random_weights = random_weights
+        self.max_pending_bytes = max_pending_bytes  # per session: what waits to be sent to its client
         self.sessions: dict[str, tuple[Session, ServerConnection]] = {}
         self.draining = False
         self.engine.on_failure = self._engine_failed
@@ -50,7 +51,9 @@ class AntiphonServer:
         path = urllib.parse.urlsplit(request.path).path
         if path in (P.WS_PATH, realtime_events.PATH):
             return None  # WebSocket handshake; admission is decided after it, with a close code
-        if path == "/healthz":
+        if path == "/healthz":  # the process is alive and its engine serves (or could, with a slot free)
+            if self.engine.failure:
+                return response(503, f"engine failed: {self.engine.failure}\n".encode())
             return response(200, b"ok\n")
         if path == "/readyz":
             free = self.engine.free_slots()
@@ -72,14 +75,14 @@ class AntiphonServer:
         if self.allowed_origins:
             origin = req.headers.get("Origin")
             if origin is not None and origin not in self.allowed_origins:
-                return P.CLOSE_POLICY, f"origin {origin} is not allowed"
+                return P.CLOSE_POLICY, P.close_reason(f"origin {origin} is not allowed")
         if self.token:
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(req.path).query)
             given = query.get("token", [None])[0]
-            auth = req.headers.get("Authorization", "")
-            if auth.startswith("Bearer "):
-                given = auth[7:]
-            if given != self.token:
+            scheme, _, credentials = req.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() == "bearer":  # RFC 7235: the scheme is case-insensitive
+                given = credentials.strip()
+            if given is None or not hmac.compare_digest(given.encode(), self.token.encode()):
                 return P.CLOSE_POLICY, "missing or wrong token"
         return None
 
@@ -106,6 +109,7 @@ class AntiphonServer:
             return
         self.sessions[session.id] = (session, ws)
         self.metrics.sessions.set(len(self.sessions))
+        self._wire(session, ws)
         if self.record_dir:
             session.recorder = Recorder(self.record_dir, session.id, self.codec.sample_rate)
         try:
@@ -124,11 +128,29 @@ class AntiphonServer:
             self.engine.leave(session)
             self.sessions.pop(session.id, None)
             self.metrics.sessions.set(len(self.sessions))
+            session.closed = True
             if session.recorder:
                 session.recorder.close()
 
+    def _wire(self, session: Session, ws: ServerConnection) -> None:
+        """The session's ways out: closing its connection, and the bound on what waits for it."""
+        async def close(code: int, reason: str) -> None:
+            try:  # the close frame waits behind what is unsent; a client that never reads never takes it
+                await asyncio.wait_for(ws.close(code, P.close_reason(reason)), CLOSE_WAIT_S)
+            except asyncio.TimeoutError:
+                ws.transport.abort()
+
+        def closer(code: int, reason: str) -> None:
+            if code == P.CLOSE_POLICY:
+                self.metrics.rejected.labels("not_reading").inc()
+            asyncio.ensure_future(close(code, reason))
+        session.closer = closer
+        session.outbox.max_bytes = self.max_pending_bytes
+        session.outbox.transport_bytes = lambda: ws.transport.get_write_buffer_size() if ws.transport else 0
+        session.outbox.on_overflow = lambda reason: session.close(P.CLOSE_POLICY, reason)
+
     def _failure_reason(self) -> str:
-        return f"the engine failed ({self.engine.failure[:60]}); restart the server"  # within a close's 123 bytes
+        return P.close_reason(f"the engine failed ({self.engine.failure}); restart the server")
 
     def _engine_failed(self, failure: str) -> None:
         """From the engine thread: every open session is closed with 1011 and the reason."""
@@ -163,26 +185,28 @@ class AntiphonServer:
                 else:
                     self._on_event(session, P.parse_client_event(message))
             except P.ProtocolError as e:
-                await ws.send(P.error_event(e.code, str(e)))
+                session.outbox.put(P.error_event(e.code, str(e)))  # never wait on the client here
 
     def _on_event(self, session: Session, event: dict):
         if event["type"] == "ping":
-            session.outbox.put_nowait(json.dumps({"type": "pong", "id": event["id"], "time": time.time()}))
+            session.outbox.put(json.dumps({"type": "pong", "id": event["id"], "time": time.time()}))
             return
         if session.started_audio and ("sample_rate" in event or "sampling" in event):
             raise P.ProtocolError(P.E_CONFIG_LOCKED, "sample_rate and sampling can only be set before the first audio")
         if "sampling" in event:
             base = dataclasses.asdict(session.sampling or self.model.default_sampling)
             try:
-                session.sampling = SamplingSettings(**{**base, **event["sampling"]}).validate()
+                session.sampling = SamplingSettings(**{**base, **event["sampling"]}).validate(self.model.vocab_sizes())
             except ValueError as e:
                 raise P.ProtocolError(P.E_BAD_EVENT, str(e)) from None
-            session.sampling_dirty = True
+            self.engine.configure(session, session.sampling)
         if "sample_rate" in event:
             session.set_client_rate(event["sample_rate"])
         if "frame_marks" in event:
             session.frame_marks = event["frame_marks"]
-        session.outbox.put_nowait(json.dumps({"type": "config_ok", "sample_rate": session.client_rate}))
+        if "keep_input" in event:
+            session.skip_quiet = not event["keep_input"]
+        session.outbox.put(json.dumps({"type": "config_ok", "sample_rate": session.client_rate}))
 
     async def _send_loop(self, session: Session, ws: ServerConnection):
         last_stats = time.monotonic()
@@ -197,15 +221,15 @@ class AntiphonServer:
                 await ws.send(item)
             if time.monotonic() - last_stats >= 1.0:
                 last_stats = time.monotonic()
-                await ws.send(json.dumps(session.stats()))
+                session.outbox.put(json.dumps(session.stats()))
 
     # ---- lifecycle ----
     async def start(self, host: str = "127.0.0.1", port: int = 8765):
         self._loop = asyncio.get_running_loop()
         self.engine.start()
         self._server = await serve(self._handler, host, port, process_request=self._process_request,
-                                   max_size=P.MAX_MESSAGE_BYTES, ping_interval=20, ping_timeout=20,
-                                   close_timeout=2)
+                                   max_size=P.MAX_MESSAGE_BYTES, max_queue=P.MAX_QUEUED_MESSAGES,
+                                   ping_interval=20, ping_timeout=20, close_timeout=2)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

@@ -1,37 +1,50 @@
-"""The batched engine: one thread, one tick per codec frame for every active session at once.
+"""The engine: one thread, one tick per codec frame for every active session at once.
 
-Sessions join and leave at any tick (a joining session gets reset slots). The event loop only
-moves bytes; it hands frames in through thread-safe deques and gets results back through
-`call_soon_threadsafe`, so a stalled client never delays anyone's tick."""
+The event loop talks to it through one command queue (join, leave, configure), drained at the top
+of each tick, and through each session's input deque; results go back through
+`call_soon_threadsafe`, so a stalled client never delays anyone's tick. Admission is counted when a
+join or leave is queued, under the same lock, so the slots the engine fills never outnumber
+`max_sessions` whatever the interleaving."""
 from __future__ import annotations
 
+import collections
+import dataclasses
 import threading
-import traceback
 import time
+import traceback
 
 import numpy as np
 import torch
 
+from .steppers import STEPPERS
 from .tick_clock import TickClock
 
 
+@dataclasses.dataclass
+class OutputFrame:
+    """What one tick produced for one session."""
+    pcm: np.ndarray  # the agent's audio at the codec rate, float32 [frame]
+    token: int  # the text token of this frame
+    input_index: int | None  # the input frame it answers (None: an underrun, fed as silence)
+    user_pcm: np.ndarray  # the input the engine used (silence on an underrun)
+
+
 class Engine:
-    def __init__(self, codec, model, max_sessions: int, metrics=None, seed: int = 0):
+    def __init__(self, codec, model, max_sessions: int, metrics=None, seed: int = 0, stepping: str = "batched"):
         self.codec, self.model, self.max_sessions = codec, model, max_sessions
         self.metrics = metrics
         self.frame_size = codec.frame_size
         self.period = codec.frame_size / codec.sample_rate
-        self.codec_stream = codec.stream(max_sessions)
-        self.model_stream = model.stream(max_sessions, seed=seed)
+        self.stepper = STEPPERS[stepping](codec, model, max_sessions, seed)
         self.slots: list = [None] * max_sessions
         self._lock = threading.Lock()
-        self._joins: list = []
-        self._leaves: list = []
         self._wake = threading.Condition(self._lock)
+        self._commands: collections.deque = collections.deque()  # (kind, session, argument)
+        self._admitted: set = set()  # sessions joined and not yet left, as the queue has them
         self._input = threading.Event()  # set by sessions when a frame arrives
         self.clock = TickClock(self.period)
         self._stop = False
-        self.failure: str | None = None  # why the engine thread died, if it did
+        self.failure: str | None = None  # why the engine stopped serving, if it did
         self.on_failure = None  # called once, from the engine thread, with `failure`
         self._thread = threading.Thread(target=self._guarded_run, name="antiphon-engine", daemon=True)
 
@@ -44,56 +57,63 @@ class Engine:
             self._wake.notify()
         self._thread.join(timeout=5)
 
-    def _taken(self) -> int:
-        """Slots in use once pending joins and leaves apply; the caller holds the lock."""
-        return sum(s is not None for s in self.slots) + len(self._joins) - len(self._leaves)
-
+    # ---- the event loop's side ----
     def free_slots(self) -> int:
         with self._lock:
-            return self.max_sessions - self._taken()
+            return self.max_sessions - len(self._admitted)
 
     def join(self, session) -> bool:
-        """Reserve a slot; the session starts at the next tick. False when full."""
+        """Reserve a slot; the session starts at the next tick. False when full or failed."""
         with self._lock:
-            if self.failure or self._taken() >= self.max_sessions:
+            if self.failure or len(self._admitted) >= self.max_sessions or session in self._admitted:
                 return False
-            self._joins.append(session)
+            self._admitted.add(session)
             session.on_frames = self._input.set
+            self._commands.append(("join", session, None))
             self._wake.notify()
             return True
 
     def leave(self, session) -> None:
-        """The slot is freed at the next tick."""
+        """The slot is freed at the next tick; leaving twice is harmless."""
         with self._lock:
-            if session in self._joins:
-                self._joins.remove(session)
-            elif session.slot is not None:
-                self._leaves.append(session)
+            if session in self._admitted:
+                self._admitted.discard(session)
+                self._commands.append(("leave", session, None))
+                self._wake.notify()
 
-    def _apply_membership(self):
+    def configure(self, session, settings) -> None:
+        """New sampling settings for the session's slot, from the next tick on."""
         with self._lock:
-            leaves, joins = self._leaves, self._joins
-            self._leaves, self._joins = [], []
-        for s in leaves:
-            if s.slot is not None and self.slots[s.slot] is s:
-                self.slots[s.slot] = None
-            s.slot = None
-        for s in joins:
-            slot = self.slots.index(None)
-            self.slots[slot] = s
-            s.slot = slot
-            self._reset_slot(slot)
-        for s in self.slots:
-            if s is not None and s.sampling_dirty:  # settings may arrive just after the join
-                s.sampling_dirty = False
-                self._configure_slot(s.slot, s.sampling)
+            if session in self._admitted:
+                self._commands.append(("configure", session, settings))
 
-    def _reset_slot(self, slot: int) -> None:
-        self.codec_stream.reset([slot])
-        self.model_stream.reset([slot])
+    # ---- the engine thread ----
+    def _apply_commands(self):
+        with self._lock:
+            commands, self._commands = self._commands, collections.deque()
+        for kind, s, arg in commands:
+            if kind == "join":
+                slot = self.slots.index(None)  # admission counted at queueing: there is one
+                self.slots[slot], s.slot = s, slot
+                self.stepper.reset(slot)
+            elif kind == "leave" and s.slot is not None:
+                self.slots[s.slot], s.slot = None, None
+            elif kind == "configure" and s.slot is not None:
+                try:
+                    self.stepper.configure(s.slot, arg)
+                except Exception as e:  # noqa: BLE001 - one session's settings end that session only
+                    self._evict(s, f"its sampling settings failed: {type(e).__name__}: {e}")
 
-    def _configure_slot(self, slot: int, settings) -> None:
-        self.model_stream.configure(slot, settings)
+    def _evict(self, session, reason: str) -> None:
+        """A fault of one slot: that session is closed with 1011, the others go on."""
+        traceback.print_exc()
+        if self.metrics:
+            self.metrics.session_faults.inc()
+        if session.slot is not None:
+            self.slots[session.slot], session.slot = None, None
+        with self._lock:
+            self._admitted.discard(session)
+        session.loop.call_soon_threadsafe(session.fault, reason)
 
     def _next_input(self, session) -> tuple[np.ndarray, int | None]:
         """The session's next input frame and its index, or silence and None on an underrun."""
@@ -108,26 +128,30 @@ class Engine:
         return all(s.frames for s in self.slots if s is not None and s.started_audio)
 
     def _guarded_run(self):
-        """A tick that raises (a device mismatch on a GPU, say) would otherwise end the thread in
-        silence while every session waited for audio that never comes."""
+        """A tick that raises is not one slot's fault (the codec or model over the whole batch, the
+        device lost): serving stops, every session is told why, and /healthz and /readyz say so."""
         try:
             self._run()
         except Exception as e:  # noqa: BLE001 - anything the codec or model raises ends serving
             traceback.print_exc()
-            self.failure = f"{type(e).__name__}: {e}"
+            with self._lock:
+                self.failure = f"{type(e).__name__}: {e}"
             if self.on_failure:
                 self.on_failure(self.failure)
+
+    def _idle(self) -> bool:
+        return not self._commands and all(s is None for s in self.slots)
 
     def _run(self):
         torch.set_grad_enabled(False)
         while True:
             with self._lock:
-                while not self._stop and not self._joins and all(s is None for s in self.slots):
+                while not self._stop and self._idle():
                     self._wake.wait()
                     self.clock.restart()
                 if self._stop:
                     return
-            self._apply_membership()
+            self._apply_commands()
             while True:
                 self._input.clear()
                 cause, wait = self.clock.poll(time.perf_counter(), self._inputs_ready())
@@ -144,25 +168,18 @@ class Engine:
             self.clock.ticked(cause, started, time.perf_counter())
 
     def tick(self):
-        """One frame for every active slot: batched encode, model step, batched decode."""
+        """One frame for every active slot: encode, model step and decode, through the stepper."""
         active = [i for i, s in enumerate(self.slots) if s is not None and s.started_audio]
         if not active:
             return
-        pcm = np.empty((len(active), 1, self.frame_size), dtype=np.float32)
+        pcm = np.empty((len(active), self.frame_size), dtype=np.float32)
         input_index = []
         for row, i in enumerate(active):
-            pcm[row, 0], index = self._next_input(self.slots[i])
+            pcm[row], index = self._next_input(self.slots[i])
             input_index.append(index)
-        # the streams run on their device (CUDA, say); the engine's bookkeeping is on the CPU
-        user = self.codec_stream.encode(torch.from_numpy(pcm), slots=active).cpu()
-        user_all = torch.zeros(self.max_sessions, self.codec.num_codebooks, dtype=torch.long)
-        user_all[active] = user[:, :, 0]
-        mask = torch.zeros(self.max_sessions, dtype=torch.bool)
-        mask[active] = True
-        agent, text = self.model_stream.step(user_all, mask)
-        text = text.cpu()
-        audio = self.codec_stream.decode(agent[active][:, :, None], slots=active).cpu().numpy()
-        for row, i in enumerate(active):
-            s = self.slots[i]
-            s.loop.call_soon_threadsafe(s.deliver, audio[row, 0].copy(), int(text[i]), input_index[row],
-                                        pcm[row, 0])
+
+        def deliver(row: int, audio: np.ndarray, token: int) -> None:
+            s = self.slots[active[row]]
+            out = OutputFrame(audio.copy(), token, input_index[row], pcm[row])
+            s.loop.call_soon_threadsafe(s.receive_output, out)
+        self.stepper.run(active, pcm, deliver)

@@ -14,6 +14,8 @@ class Metrics:
         self.underruns = Counter("antiphon_input_underruns", "Frames fed as silence for lack of input", registry=r)
         self.bytes_in = Counter("antiphon_bytes_in", "Audio bytes received", registry=r)
         self.bytes_out = Counter("antiphon_bytes_out", "Audio bytes sent", registry=r)
+        self.session_faults = Counter("antiphon_session_faults", "Sessions the engine ended for a fault of their own",
+                                      registry=r)
         self.rejected = Counter("antiphon_rejected_connections", "Connections refused", ["reason"], registry=r)
 
     def render(self) -> bytes:

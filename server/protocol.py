@@ -9,6 +9,7 @@ PROTOCOL_VERSION = 1
 WS_PATH = "/ws"
 MIN_RATE, MAX_RATE = 8000, 96000
 MAX_MESSAGE_BYTES = 1 << 20  # one message at most (websockets max_size)
+MAX_QUEUED_MESSAGES = 4  # received messages the connection buffers before it stops reading the socket
 
 # Close codes (RFC 6455)
 CLOSE_NORMAL = 1000
@@ -30,6 +31,24 @@ SAMPLING_FIELDS = {"text_temperature": float, "text_top_k": int, "text_top_p": f
                    "audio_temperature": float, "audio_top_k": int, "audio_top_p": float}
 
 
+MAX_CLOSE_REASON_BYTES = 123  # a close frame is a control frame: 125 bytes, 2 of them the code
+MAX_PING_ID_CHARS = 256
+
+
+def close_reason(text: str) -> str:
+    """`text` cut to what a close frame can carry, on a character boundary."""
+    return text.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON; numbers must be finite")
+
+
+def loads(text: str):
+    """JSON as RFC 8259 has it: NaN and Infinity, which Python would accept, are refused."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
 class ProtocolError(ValueError):
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -43,8 +62,8 @@ def error_event(code: str, message: str) -> str:
 def parse_client_event(text: str) -> dict:
     """A JSON client event, checked field by field. Raises ProtocolError saying what was expected."""
     try:
-        event = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as e:
+        event = loads(text)
+    except (ValueError, RecursionError) as e:
         raise ProtocolError(E_BAD_JSON, f"text messages must be JSON objects: {e}") from None
     if not isinstance(event, dict):
         raise ProtocolError(E_BAD_EVENT, f"an event must be a JSON object, got {type(event).__name__}")
@@ -52,14 +71,18 @@ def parse_client_event(text: str) -> dict:
     if kind == "config":
         return _parse_config(event)
     if kind == "ping":
-        return {"type": "ping", "id": event.get("id")}
+        ping_id = event.get("id")
+        if ping_id is not None and not (type(ping_id) in (str, int, float) and len(str(ping_id)) <= MAX_PING_ID_CHARS):
+            raise ProtocolError(E_BAD_EVENT, f"ping id must be a string or number of at most {MAX_PING_ID_CHARS} "
+                                "characters")
+        return {"type": "ping", "id": ping_id}
     if not isinstance(kind, str):
         raise ProtocolError(E_BAD_EVENT, "an event needs a string field 'type' ('config' or 'ping')")
     raise ProtocolError(E_UNKNOWN_EVENT, f"unknown event type {kind[:40]!r}; expected 'config' or 'ping'")
 
 
 def _parse_config(event: dict) -> dict:
-    allowed = {"type", "sample_rate", "sampling", "frame_marks"}
+    allowed = {"type", "sample_rate", "sampling", "frame_marks", "keep_input"}
     extra = set(event) - allowed
     if extra:
         raise ProtocolError(E_BAD_EVENT, f"unknown config fields {sorted(extra)[:5]}; allowed: {sorted(allowed)}")
@@ -69,10 +92,11 @@ def _parse_config(event: dict) -> dict:
         if type(rate) is not int or not MIN_RATE <= rate <= MAX_RATE:
             raise ProtocolError(E_BAD_EVENT, f"sample_rate must be an integer in [{MIN_RATE}, {MAX_RATE}], got {rate!r}")
         out["sample_rate"] = rate
-    if "frame_marks" in event:
-        if type(event["frame_marks"]) is not bool:
-            raise ProtocolError(E_BAD_EVENT, "frame_marks must be true or false")
-        out["frame_marks"] = event["frame_marks"]
+    for flag in ("frame_marks", "keep_input"):
+        if flag in event:
+            if type(event[flag]) is not bool:
+                raise ProtocolError(E_BAD_EVENT, f"{flag} must be true or false")
+            out[flag] = event[flag]
     if "sampling" in event:
         s = event["sampling"]
         if not isinstance(s, dict):

@@ -7,6 +7,7 @@ import binascii
 import itertools
 import json
 
+from .protocol import loads
 from .vad import VadSettings
 
 PATH = "/v1/realtime"
@@ -43,8 +44,8 @@ def parse(text: str | bytes) -> dict:
         raise RealtimeError("invalid_message", "this endpoint takes JSON text messages; audio goes in "
                             "input_audio_buffer.append as base64 pcm16")
     try:
-        event = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as e:
+        event = loads(text)
+    except (ValueError, RecursionError) as e:
         raise RealtimeError("invalid_json", f"messages must be JSON objects: {e}") from None
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise RealtimeError("invalid_event", "an event must be a JSON object with a string `type`", "type")
@@ -73,6 +74,8 @@ def audio_of(event: dict) -> bytes:
         pcm = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise RealtimeError("invalid_audio", "`audio` is not valid base64", "audio") from None
+    if not pcm:
+        raise RealtimeError("invalid_audio", "`audio` is empty; send base64 pcm16 24 kHz mono samples", "audio")
     if len(pcm) % 2:
         raise RealtimeError("invalid_audio", "pcm16 audio must have an even number of bytes", "audio")
     return pcm
@@ -87,6 +90,27 @@ def _int(d: dict, key: str, lo: int, hi: int, param: str) -> int | None:
     return v
 
 
+def _object(d: dict, key: str, param: str) -> dict:
+    """d[key] as an object ({} when absent or null); anything else is the client's error."""
+    value = d.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RealtimeError("invalid_value", f"`{key}` must be an object, got {type(value).__name__}", f"{param}.{key}")
+    return value
+
+
+def _check_format(fmt, where: str) -> None:
+    """pcm16 at 24 kHz mono: the beta string "pcm16" or the GA {"type": "audio/pcm", "rate": 24000}."""
+    if fmt == "pcm16":
+        return
+    ok = (isinstance(fmt, dict) and fmt.get("type") in ("audio/pcm", "pcm16") and fmt.get("rate", RATE) == RATE
+          and fmt.get("channels", 1) == 1 and set(fmt) <= {"type", "rate", "channels"})
+    if not ok:
+        raise RealtimeError("unsupported_format", f"only pcm16 at 24 kHz mono is supported "
+                            f"({{\"type\": \"audio/pcm\", \"rate\": 24000}}), got {str(fmt)[:80]}", where)
+
+
 class SessionConfig:
     """What a client may set with session.update, in the GA or the beta shape."""
 
@@ -99,18 +123,15 @@ class SessionConfig:
     def update(self, session) -> None:
         if not isinstance(session, dict):
             raise RealtimeError("invalid_value", "`session` must be an object", "session")
-        audio = session.get("audio") if isinstance(session.get("audio"), dict) else {}
-        for where, fmt in (("audio.input.format", (audio.get("input") or {}).get("format")),
-                           ("audio.output.format", (audio.get("output") or {}).get("format")),
-                           ("input_audio_format", session.get("input_audio_format")),
-                           ("output_audio_format", session.get("output_audio_format"))):
-            if fmt is None:
-                continue
-            ok = fmt == "pcm16" or (isinstance(fmt, dict) and fmt.get("type") in ("audio/pcm", "pcm16")
-                                    and fmt.get("rate", RATE) == RATE)
-            if not ok:
-                raise RealtimeError("unsupported_format", f"only pcm16 at 24 kHz is supported, got {fmt!r}", where)
-        input_cfg = audio.get("input") if isinstance(audio.get("input"), dict) else {}
+        audio = _object(session, "audio", "session")
+        input_cfg = _object(audio, "input", "session.audio")
+        output_cfg = _object(audio, "output", "session.audio")
+        for where, fmt in (("session.audio.input.format", input_cfg.get("format")),
+                           ("session.audio.output.format", output_cfg.get("format")),
+                           ("session.input_audio_format", session.get("input_audio_format")),
+                           ("session.output_audio_format", session.get("output_audio_format"))):
+            if fmt is not None:
+                _check_format(fmt, where)
         if "turn_detection" in input_cfg or "turn_detection" in session:
             td = input_cfg["turn_detection"] if "turn_detection" in input_cfg else session["turn_detection"]
             self._turn_detection(td)

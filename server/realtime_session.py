@@ -24,6 +24,10 @@ SPEAKING_RMS = 0.01
 END_SILENCE_MS = 600
 NO_SPEECH_MS = 3000
 HISTORY_FRAMES = 100  # agent frames kept for a response that opens late (4 s at 25 Hz)
+# what --record keeps of a Realtime session: its turns and the agent's words, not the audio deltas
+RECORDED_EVENTS = {"input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+                   "input_audio_buffer.committed", "response.created", "response.done",
+                   "response.output_audio_transcript.delta", "response.audio_transcript.delta"}
 
 
 class Response:
@@ -60,10 +64,12 @@ class RealtimeSession(Session):
         event.setdefault("event_id", R.new_id("event"))
         if self.beta:
             event["type"] = R.BETA_NAMES.get(event["type"], event["type"])
-        self.outbox.put_nowait(json.dumps(event))
+        self.outbox.put(json.dumps(event))
+        if self.recorder is not None and event["type"] in RECORDED_EVENTS:
+            self.recorder.event(event)
 
     def fail(self, e: R.RealtimeError, client_event_id: str | None) -> None:
-        self.outbox.put_nowait(json.dumps(R.error_event(e, client_event_id)))
+        self.outbox.put(json.dumps(R.error_event(e, client_event_id)))
 
     # ---- client events ----
     def on_event(self, event: dict) -> None:

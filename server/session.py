@@ -6,6 +6,8 @@ import asyncio
 import collections
 import codecs
 import json
+import time
+import traceback
 import uuid
 
 import numpy as np
@@ -13,11 +15,12 @@ import soxr
 
 from model.tokenizer import ByteTokenizer
 
+from .outbox import Outbox
 from .vad import frame_rms
 
 
 TARGET_QUEUE = 2  # input frames allowed to wait before quiet ones are skipped
-JITTER_QUEUE = 6  # above this the client is sending ahead on purpose (a file): keep every frame
+JITTER_QUEUE = 6  # a client more than this many frames ahead of real time sends ahead on purpose (a file)
 QUIET_RMS = 0.003  # about -50 dBFS
 
 
@@ -31,11 +34,11 @@ class Session:
         self.frames: collections.deque[np.ndarray] = collections.deque()
         self._pending = np.zeros(0, dtype=np.float32)
         self._rs_in = self._rs_out = None
-        self.outbox: asyncio.Queue = asyncio.Queue()
+        self.outbox = Outbox()
         self.sampling = None  # model.SamplingSettings once the client sets any
-        self.sampling_dirty = False
         self.frame_marks = False
         self.started_audio = False
+        self.first_audio_at: float | None = None  # monotonic time of the first audio
         self.slot: int | None = None
         self.input_frames = 0  # frames received from the client (codec rate)
         self.consumed_frames = 0  # of those, taken by the engine
@@ -47,6 +50,8 @@ class Session:
         self.text_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.recorder = None
         self.on_frames = None  # the engine's wake-up, called when new input frames are queued
+        self.closer = None  # closes the connection with (code, reason); set by the server
+        self.closed = False
 
     def set_client_rate(self, rate: int) -> None:
         self.client_rate = rate
@@ -59,6 +64,8 @@ class Session:
         x = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
         if self._rs_in is not None:
             x = self._rs_in.resample_chunk(x)
+        if not self.started_audio:
+            self.first_audio_at = time.monotonic()
         self.started_audio = True
         buf = np.concatenate([self._pending, x]) if self._pending.size else x
         n = buf.size // self.frame_size
@@ -80,25 +87,55 @@ class Session:
     def on_input_frame(self, frame: np.ndarray) -> None:
         """Called for each frame accepted into the input buffer (the Realtime session's VAD)."""
 
+    def frames_ahead(self) -> float:
+        """How many frames the client has sent beyond real time since its first audio."""
+        elapsed = time.monotonic() - self.first_audio_at if self.first_audio_at is not None else 0.0
+        return self.input_frames - elapsed * self.codec_rate / self.frame_size
+
     def take_frame(self) -> np.ndarray | None:
         """Engine thread: the next input frame, or None (an underrun, fed as silence).
 
-        Every underrun leaves one more frame queued for good (the client and the engine both run at
-        the frame rate), so latency would creep up over a session. While more than TARGET_QUEUE
-        (and at most JITTER_QUEUE) frames wait, a quiet frame at the head is skipped (counted in
-        `skipped_frames`): silence is shortened, speech never is. A deeper queue is a client sending
-        ahead on purpose, and the Realtime endpoint's buffer is the client's: neither is touched."""
+        A queue longer than TARGET_QUEUE is latency: every underrun leaves one more frame queued
+        for good, and a server that fell behind leaves many. While it is longer, a quiet frame at
+        the head is skipped (counted in `skipped_frames`): silence is shortened, speech never is.
+        A client sending ahead of real time on purpose (a file) keeps every frame, and so does the
+        Realtime endpoint, whose buffer is the client's."""
         try:
             frame = self.frames.popleft()
-            while self.skip_quiet and TARGET_QUEUE <= len(self.frames) <= JITTER_QUEUE and frame_rms(frame) < QUIET_RMS:
-                self.skipped_frames += 1
-                self.consumed_frames += 1
-                frame = self.frames.popleft()
+            if self.skip_quiet and len(self.frames) >= TARGET_QUEUE and self.frames_ahead() <= JITTER_QUEUE:
+                while len(self.frames) >= TARGET_QUEUE and frame_rms(frame) < QUIET_RMS:
+                    self.skipped_frames += 1
+                    self.consumed_frames += 1
+                    frame = self.frames.popleft()
         except IndexError:
             self.underruns += 1
             return None
         self.consumed_frames += 1
         return frame
+
+    # ---- from the engine thread, on the event loop ----
+    def receive_output(self, out) -> None:
+        """One tick's output for this session (an engine.OutputFrame). A failure here is this
+        session's alone: it is closed with 1011 and the reason."""
+        if self.closed:
+            return
+        try:
+            self.deliver(out.pcm, out.token, out.input_index, out.user_pcm)
+        except Exception as e:  # noqa: BLE001 - one session's fault must not reach the engine
+            traceback.print_exc()
+            self.fault(f"{type(e).__name__}: {e}")
+
+    def fault(self, reason: str) -> None:
+        """The engine could not serve this session: close it with 1011 and say why."""
+        self.close(1011, f"session failed: {reason}")
+
+    def close(self, code: int, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            if self.recorder is not None:
+                self.recorder.close()
+            if self.closer is not None:
+                self.closer(code, reason)
 
     def deliver(self, pcm: np.ndarray, token: int, input_index: int | None, user_pcm: np.ndarray) -> None:
         """Event loop: one output frame (codec rate, float32), its text token, and the input frame
@@ -107,14 +144,14 @@ class Session:
         self.output_frames += 1
         pcm16 = self.client_pcm16(pcm)
         if self.frame_marks:
-            self.outbox.put_nowait(json.dumps({"type": "frame", "index": index, "input_index": input_index}))
-        self.outbox.put_nowait(pcm16)
+            self.outbox.put(json.dumps({"type": "frame", "index": index, "input_index": input_index}))
+        self.outbox.put(pcm16)
         if self.recorder is not None:
             self.recorder.frame(user_pcm, pcm)
         piece = self.text_of(token)
         if piece:
             event = {"type": "text", "text": piece, "frame": index}
-            self.outbox.put_nowait(json.dumps(event))
+            self.outbox.put(json.dumps(event))
             if self.recorder is not None:
                 self.recorder.event(event)
 
