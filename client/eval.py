@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data import INTENTS, UtteranceMaker, all_answers, held_out_speech, sample_exchange, user_voices
+from model.data import INTENTS, UtteranceMaker, all_answers, sample_exchange, user_voices
 
-from . import barge_in, turns
+from . import barge_in, eval_voices, turns
 from .bench_stats import percentiles
 from .connection import AntiphonClient
 from .exchange import LEAD_S, SPEECH_RMS, TAIL_S, converse, gathered, spoken
+from .codec_checks import answers_in_agent_voice, answers_through_codec, served_codec, stoi_agent_voice, stoi_of_codec
 from .judge import AnswerJudge
 from .spawn import ServerProcess
 
@@ -36,6 +37,10 @@ def add_arguments(p):
     p.add_argument("--paraphrases", choices=["eval", "train"], default="eval",
                    help="held-out paraphrases (default), or the training ones (still in held-out voices): "
                         "separates generalising to new voices from generalising to new phrasings")
+    p.add_argument("--voices", metavar="FAMILY[,FAMILY...]",
+                   help="ask the questions spoken whole by these synthesizer families (espeak, flite, festival; "
+                        "flite and festival are never trained on), reported per family; default: espeak-ng's "
+                        "held-out voices word by word, as the training data is rendered")
     p.add_argument("--barge-in", type=int, default=8, metavar="N",
                    help="trials where the user talks over the agent's answer and asks something else (default 8)")
     p.add_argument("--turns", type=int, default=0, metavar="K",
@@ -66,11 +71,12 @@ def questions(rate: int, frame_size: int, per_intent: int, seed: int, paraphrase
     return out
 
 
-async def ask(url: str, q: dict, sampling: dict | None = None) -> dict:
-    """One question in one session: the agent's audio per input frame and the response latency."""
+async def ask(url: str, q: dict, sampling: dict | None = None, steady: bool = False) -> dict:
+    """One question in one session: the agent's audio per input frame and the response latency
+    (`steady`: see exchange.converse)."""
     audio = q["audio"]
     rec = await converse(url, lambda i, n: audio[i * n:(i + 1) * n] if (i + 1) * n <= len(audio) else None,
-                         sampling)
+                         sampling, steady=steady)
     n = rec.frame
     start_f, end_f = q["speech"][0] // n, -(-q["speech"][1] // n)
     agent, rms = rec.agent(), rec.rms()
@@ -99,89 +105,6 @@ def intent_of(answer: str | None, expected_intent: str) -> str:
     if could(expected_intent):
         return expected_intent
     return next((i for i in INTENT_NAMES if could(i)), "(other)")
-
-
-def served_codec(model_name: str | None, hello: dict) -> str:
-    """The codec a model was trained with (from its checkpoint), else what the server reports."""
-    if model_name is not None:
-        from model import load_model
-
-        return load_model(model_name).codec_name
-    return hello["codec"]
-
-
-def _round_trip(codec_name: str, measure: str):
-    """(codec, PCM -> PCM encoded and decoded offline), or None, said, when the codec cannot load."""
-    import torch
-
-    from codec import load_codec
-
-    try:
-        codec = load_codec(codec_name)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"{measure} skipped: {e}")
-        return None
-    return codec, lambda pcm: codec.decode(codec.encode(torch.from_numpy(pcm)[None, None]))[0, 0].numpy()
-
-
-def _stoi_through(codec_name: str, clips: list[np.ndarray]) -> float | None:
-    """Mean STOI of each clip against itself encoded and decoded by the codec (offline)."""
-    from pystoi import stoi
-
-    if not (loaded := _round_trip(codec_name, "STOI")):
-        return None
-    codec, through = loaded
-    scores = []
-    for x in clips:
-        x = np.concatenate([x, np.zeros(-len(x) % codec.frame_size, np.float32)])
-        scores.append(stoi(x, through(x), codec.sample_rate))
-    return float(np.mean(scores))
-
-
-def stoi_of_codec(codec_name: str, qs: list[dict]) -> float | None:
-    """The codec on the held-out users' speech: how much of a question its tokens keep."""
-    return _stoi_through(codec_name, [q["audio"][slice(*q["speech"])] for q in qs])
-
-
-def stoi_agent_voice(codec_name: str, rate: int) -> float | None:
-    """The codec on new phrases in the agent's voice (not its answers): how clearly the served
-    decoder speaks, which is what a listener hears of it."""
-    return _stoi_through(codec_name, list(held_out_speech(rate, seed=0, agent=True)))
-
-
-def _judged_answers(judge: AnswerJudge, rate: int, frame_size: int, voice, shift: int = 0) -> dict:
-    """Every answer the judge knows, rendered in the agent's voice, passed through `voice` (float32
-    PCM in and out) with a second of silence either side, as the served agent's answers come (through
-    a codec that silence is the decoder's, not zeros), and judged: {"heard": the share heard right,
-    "lost": {answer: heard instead}}. `shift` samples more before each answer move it within a codec
-    frame, which gives the same sound other tokens than the model says."""
-    maker = UtteranceMaker(rate, frame_size)
-    pad = np.zeros(rate // frame_size * frame_size, np.float32)
-    lost = {}
-    for answer in judge.answers:
-        pcm, _ = maker.agent_utterance(answer)
-        pcm = np.concatenate([np.zeros(shift, np.float32), pcm,
-                              np.zeros(-(shift + len(pcm)) % frame_size, np.float32)])
-        heard = judge.hear(voice(np.concatenate([pad, pcm, pad])), rate)
-        if heard != answer:
-            lost[answer] = heard
-    return {"heard": 1 - len(lost) / len(judge.answers), "lost": lost}
-
-
-def answers_in_agent_voice(judge: AnswerJudge, rate: int, frame_size: int) -> dict:
-    """The judge on espeak-ng's own rendering of every answer: the instrument's ceiling, whatever the
-    codec and the model (pocketsphinx's acoustic model mishears some of the agent's voice)."""
-    return _judged_answers(judge, rate, frame_size, lambda pcm: pcm)
-
-
-def answers_through_codec(codec_name: str, judge: AnswerJudge, shift: int = 0) -> dict | None:
-    """Every answer the judge knows, in the agent's voice, encoded and decoded by the codec, then
-    judged: the most the judged accuracy can be with this decoder, however well the model answers.
-    At `shift` 0 the answers start on a frame boundary, with the tokens the model says."""
-    if not (loaded := _round_trip(codec_name, "answers through the codec")):
-        return None
-    codec, through = loaded
-    return _judged_answers(judge, codec.sample_rate, codec.frame_size, through, shift)
 
 
 async def run_all(url: str, qs: list[dict], parallel: int, progress, sampling: dict | None = None) -> list[dict]:
@@ -237,6 +160,8 @@ def markdown(rep: dict) -> str:
     for intent, acc in rep["accuracy_by_intent"].items():
         heard = ", ".join(f"{k} {v}" for k, v in sorted(rep["confusion"][intent].items(), key=lambda kv: -kv[1]))
         lines.append(f"| {intent} | {acc:.0%} | {heard} |")
+    if rep.get("by_family"):
+        lines += eval_voices.markdown(rep["by_family"])
     if rep.get("conversation"):
         lines += turns.markdown(rep["conversation"])
     if rep.get("barge_in"):
@@ -253,7 +178,11 @@ def main(args) -> int:
     url = args.url or server.url
     try:
         hello = asyncio.run(_hello(url))
-        qs = questions(hello["sample_rate"], hello["frame_size"], args.per_intent, args.seed, args.paraphrases)
+        if args.voices:
+            qs = eval_voices.questions(hello["sample_rate"], hello["frame_size"], args.per_intent, args.seed,
+                                       args.voices.split(","), args.paraphrases)
+        else:
+            qs = questions(hello["sample_rate"], hello["frame_size"], args.per_intent, args.seed, args.paraphrases)
         with tqdm(total=len(qs), desc="questions", unit="q") as bar:
             results = asyncio.run(run_all(url, qs, args.parallel, bar, args.sampling))
         ts = barge_in.trials(hello["sample_rate"], hello["frame_size"], args.barge_in, args.seed, args.paraphrases)
@@ -282,6 +211,8 @@ def main(args) -> int:
         rep["conversation"] = turns.summary(qs, [judge.hear(r["answer_audio"], r["rate"]) for r in talked], heard,
                                             args.turns)
     rep["sampling"], rep["paraphrases"] = args.sampling, args.paraphrases
+    if args.voices:
+        rep["by_family"] = eval_voices.summary(qs, heard)
     out = Path(args.out)
     (out / "audio").mkdir(parents=True, exist_ok=True)
     for i, (q, r) in enumerate(zip(qs, results)):

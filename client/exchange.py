@@ -19,6 +19,7 @@ LEAD_S, TAIL_S = 0.6, 4.0  # silence before the user first speaks, and time left
 # quiet frames through the decoder, so 3 took every pause for a stop (docs/benchmarks.md, session 13).
 QUIET_RUN = 8
 LEVEL = 0.3  # the peak of every spoken question
+STEADY_AHEAD = 12  # frames a steady client sends ahead of real time (within the server's 2 s buffer)
 
 
 def frame_rms(pcm: np.ndarray) -> float:
@@ -72,18 +73,24 @@ def framed(audio: np.ndarray, i: int, n: int) -> np.ndarray | None:
 
 
 async def converse(url: str, next_frame: Callable[[int, int], np.ndarray | None], sampling: dict | None = None,
-                   on_output: Callable[[int, np.ndarray], None] | None = None) -> Recording:
+                   on_output: Callable[[int, np.ndarray], None] | None = None, steady: bool = False) -> Recording:
     """Send `next_frame(i, samples_per_frame)` at frame i's time until it gives None, and record
     what the agent says. `next_frame` is asked at the moment frame i is due, so it can react to
-    the output so far (`on_output(input index, pcm)` sees each frame as it comes)."""
-    client = await AntiphonClient.connect(url, frame_marks=True, sampling=sampling)
+    the output so far (`on_output(input index, pcm)` sees each frame as it comes).
+
+    `steady`: the model hears exactly the frames given, whatever the machine's speed: the server
+    keeps every input frame, and the client stays STEADY_AHEAD frames ahead of real time, so that
+    a client late by less than that never leaves the engine an underrun (fed as silence). Timing
+    figures then include that lead; tests of what the agent says use it, latency figures do not."""
+    client = await AntiphonClient.connect(url, frame_marks=True, sampling=sampling, keep_input=steady)
+    ahead = STEADY_AHEAD if steady else 0
     rec = Recording(client.sample_rate, client.frame_samples, client.hello["frame_ms"] / 1000)
     loop = asyncio.get_running_loop()
 
     async def send():
         start = loop.time()
         while True:
-            await asyncio.sleep(max(0.0, start + rec.sent * rec.period - loop.time()))
+            await asyncio.sleep(max(0.0, start + (rec.sent - ahead) * rec.period - loop.time()))
             pcm = next_frame(rec.sent, rec.frame)
             if pcm is None:
                 return

@@ -73,7 +73,8 @@ class AnswerJudge:
         self.decoder.process_raw(pcm16.tobytes(), full_utt=True)
         self.decoder.end_utt()
         best = self.decoder.hyp()
-        paths = [best] + [n for n, _ in zip(self.decoder.nbest(), range(20))]
+        # pocketsphinx returns None for the n-best of a recording it cannot read: a wrong answer, not a crash
+        paths = [best] + [n for n, _ in zip(self.decoder.nbest() or (), range(20))]
         return [" ".join(p.hypstr.split()) for p in paths if p is not None and p.hypstr and p.hypstr.strip()]
 
     def hear(self, pcm: np.ndarray, rate: int) -> str | None:

@@ -10,7 +10,8 @@ from .exchange import LEAD_S, QUIET_RUN, SPEECH_RMS, TAIL_S, converse, frame_rms
 PAUSE_S = 0.4  # after the agent's answer is over (QUIET_RUN quiet frames), before the next question
 
 
-async def conversation(url: str, qs: list[dict], rate: int, sampling: dict | None = None) -> list[dict]:
+async def conversation(url: str, qs: list[dict], rate: int, sampling: dict | None = None,
+                       steady: bool = False) -> list[dict]:
     """Ask `qs` (eval questions, at the server's `rate`) in one session; per question, the agent's
     audio and text from the end of the question to the start of the next."""
     st = {"k": 0, "j": 0, "phase": "pause", "until": None, "spoke": False, "quiet": 0}
@@ -45,7 +46,7 @@ async def conversation(url: str, qs: list[dict], rate: int, sampling: dict | Non
         return np.zeros(n, np.float32)
 
     frames = lambda seconds, n: round(seconds * rate / n)  # noqa: E731
-    rec = await converse(url, next_frame, sampling, on_output)
+    rec = await converse(url, next_frame, sampling, on_output, steady)
     agent, n = rec.agent(), rec.frame
     bounds = starts[1:] + [rec.sent]
     return [{"answer_audio": agent[e * n: b * n], "text": rec.said(e, b), "rate": rec.rate}

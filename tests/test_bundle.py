@@ -67,7 +67,7 @@ def test_bundled_agent_answers_a_question_through_the_server():
         q = next(q for q in questions(16000, 640, per_intent=1, seed=0, paraphrases="train") if q["intent"] == "name")
 
         async def three():
-            return await asyncio.gather(*(ask(server.url, q) for _ in range(3)))
+            return await asyncio.gather(*(ask(server.url, q, steady=True) for _ in range(3)))
         results = asyncio.run(three())
     finally:
         server.stop()
@@ -150,7 +150,7 @@ def test_bundled_agent_answers_one_question_after_another_in_one_session():
     asked = [next(q for q in qs if q["intent"] == i) for i in ("name", "thanks", "how_are_you")]
     server = ServerProcess()
     try:
-        results = asyncio.run(conversation(server.url, asked, 16000))
+        results = asyncio.run(conversation(server.url, asked, 16000, steady=True))
     finally:
         server.stop()
     judge = AnswerJudge(all_answers())

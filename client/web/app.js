@@ -91,8 +91,10 @@ function onMessage(data) {
 async function onHello(hello) {
   state.hello = hello;
   try {
+    // Echo cancellation stays, so the agent does not hear itself through speakers; noise suppression
+    // and auto gain reshape speech the agent was not trained on, and cost it most of its answers.
     mic = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
+      audio: { echoCancellation: true, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
     });
     // Firefox cannot connect a microphone whose rate differs from the context's: follow the mic.
     const micRate = mic.getAudioTracks()[0].getSettings().sampleRate;

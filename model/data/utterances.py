@@ -9,6 +9,7 @@ import numpy as np
 
 from ..tokenizer import ByteTokenizer
 from .skills import vocabulary
+from .sentences import render_sentence
 from .speech import AGENT_VOICE, Voice, WordBank, user_voices
 
 TEXT_LEAD = 1  # frames the text of a word comes before its audio: the word is "thought" first
@@ -22,9 +23,16 @@ class UtteranceMaker:
         self.words = vocabulary()
         self.tok = ByteTokenizer()
 
-    def user_utterance(self, text: str, voice: Voice, rng: random.Random):
-        """(pcm, [(word, start, end)]): the words with 20-120 ms of silence between them."""
+    def user_utterance(self, text: str, voice: Voice, rng: random.Random, whole: bool = False):
+        """(pcm, [(word, start, end)]): the words with 20-120 ms of silence between them, or with
+        `whole` the sentence spoken at once (word ends by alignment; word by word where the text
+        cannot be aligned to the audio)."""
         gaps = [int(rng.uniform(0.02, 0.12) * self.rate) for _ in text.split()]
+        if whole:
+            try:
+                return render_sentence(text, voice, self.rate)
+            except ValueError:
+                pass
         return self.bank.say(text, voice, self.words, gaps)
 
     def agent_utterance(self, text: str):

@@ -43,6 +43,8 @@ def add_arguments(p) -> None:
     p.add_argument("--tape-speed", type=float, help="lm: each training question is played at a tape speed drawn "
                    "from 1 +- this (pitch, formants and tempo together: new speakers from the same voices; "
                    "default 0)")
+    p.add_argument("--sentences", type=float, help="lm: the share of training questions spoken as whole sentences "
+                   "(espeak-ng's own prosody, word ends by forced alignment) rather than word by word (default 0)")
     p.add_argument("--word-weight", type=float, help="lm: weight of the training-only loss that names each word "
                    "the user has just said (default 0.5; 0 turns it off)")
     p.add_argument("--word-depth", type=int, help="lm: the word head reads the block this many below the top "
@@ -86,6 +88,7 @@ def _run(args) -> int:
         from .lm_recipe import train
         result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames,
                        dropout=args.dropout, user_noise=args.user_noise, word_weight=args.word_weight,
-                       word_depth=args.word_depth, tape_speed=args.tape_speed, data_seed=args.data_seed)
+                       word_depth=args.word_depth, tape_speed=args.tape_speed, sentences=args.sentences,
+                       data_seed=args.data_seed)
     print(json.dumps(result))
     return 0

@@ -82,12 +82,14 @@ def _save(obj, file: Path) -> None:
 
 
 def _draw_questions(rng: random.Random, maker: UtteranceMaker, voice, split: str, count: int, fs: int,
-                    tape: float = 0.0):
-    """What a voice asks, rendered: (exchanges, pcms, word spans in samples, shifts), each question
-    played at a tape speed drawn from 1 +- `tape` when `tape` is set. The order of draws from `rng`
-    is part of the cache format: the cached shards are replayed through it."""
+                    tape: float = 0.0, sentences: float = 0.0):
+    """What a voice asks, rendered: (exchanges, pcms, word spans in samples, shifts), a share
+    `sentences` of them spoken whole, each question played at a tape speed drawn from 1 +- `tape`
+    when `tape` is set. The order of draws from `rng` is part of the cache format: the cached
+    shards are replayed through it."""
     asked = [sample_exchange(rng, split) for _ in range(count)]
-    said = [maker.user_utterance(ex.user, voice, rng) for ex in asked]
+    whole = [rng.random() < sentences for _ in asked] if sentences else [False] * count
+    said = [maker.user_utterance(ex.user, voice, rng, w) for ex, w in zip(asked, whole)]
     shifts = [rng.randrange(fs) for _ in asked]
     if tape:
         said = [tape_speed(pcm, spans, maker.rate, rng.uniform(1 - tape, 1 + tape)) for pcm, spans in said]
@@ -101,9 +103,9 @@ def heard_words(spans: list[tuple[str, int, int]], shift: int, fs: int) -> list[
 
 
 def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice: int, seed: int, voices: int,
-               split: str, root: Path, show: bool = True, tape: float = 0.0) -> TokenBank:
+               split: str, root: Path, show: bool = True, tape: float = 0.0, sentences: float = 0.0) -> TokenBank:
     """The answers and `questions_per_voice` questions from each of `voices` voices of `split`
-    (at tape speeds 1 +- `tape`), from the cache when it is there."""
+    (at tape speeds 1 +- `tape`, a share `sentences` spoken whole), from the cache when it is there."""
     folder = root / f"v{DATA_VERSION}-{codec_digest(codec_dir)}"
     folder.mkdir(parents=True, exist_ok=True)
     fs, rate = codec.frame_size, codec.sample_rate
@@ -122,12 +124,13 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
     word_id = {w: i for i, w in enumerate(maker.words)}
     pool = user_voices(split, voices, seed)
     for v in tqdm(range(voices), desc=f"encode {split} questions", unit="voice", disable=not show):
-        tape_key = f"-tape{tape:g}" if tape else ""
+        tape_key = (f"-tape{tape:g}" if tape else "") + (f"-sent{sentences:g}" if sentences else "")
         file = folder / f"{split}-s{seed}-voice{v:04d}-{questions_per_voice}q{tape_key}.pt"
         shard = torch.load(file, weights_only=False) if file.is_file() else None
         if shard is None or "heard" not in shard:
             rng = random.Random(f"{seed}-{split}-{v}")
-            asked, pcms, spans, shifts = _draw_questions(rng, maker, pool[v], split, questions_per_voice, fs, tape)
+            asked, pcms, spans, shifts = _draw_questions(rng, maker, pool[v], split, questions_per_voice, fs, tape,
+                                                         sentences)
             said = [heard_words(w, shift, fs) for w, shift in zip(spans, shifts)]
             if shard is None:
                 codes, frames = encode_utterances(encode, pcms, shifts, fs,
