@@ -86,7 +86,9 @@ class ModelStream:
         self.last_logits = None
 
     def configure(self, slot: int, settings: SamplingSettings) -> None:
-        settings.validate(self.model.vocab_sizes())
+        """A top-k beyond the vocabulary is no limit, as sampling clamps it; anything a slot's
+        tensors cannot hold is refused (the server refuses it before, naming the vocabulary)."""
+        settings.validate()
         for name, t in self._settings.items():
             t[slot] = getattr(settings, name)
 

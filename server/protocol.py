@@ -1,38 +1,18 @@
 """The native wire protocol (docs/protocol.md): constants, server events and client-event parsing.
 
-Clients may import this module for the constants; it imports nothing from the server."""
+The constants live in antiphon.common.wire, which clients import; this module is the server's."""
 from __future__ import annotations
 
 import json
 
-PROTOCOL_VERSION = 1
-WS_PATH = "/ws"
-MIN_RATE, MAX_RATE = 8000, 96000
-MAX_MESSAGE_BYTES = 1 << 20  # one message at most (websockets max_size)
-MAX_QUEUED_MESSAGES = 4  # received messages the connection buffers before it stops reading the socket
-
-# Close codes (RFC 6455)
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_TRY_LATER = 1013
-
-# Stable error codes
-E_BAD_JSON = "bad_json"
-E_BAD_EVENT = "bad_event"
-E_UNKNOWN_EVENT = "unknown_event"
-E_BAD_AUDIO = "bad_audio"
-E_CONFIG_LOCKED = "config_locked"
-E_INPUT_OVERFLOW = "input_overflow"
+from antiphon.common.wire import (  # noqa: F401 - the server's protocol module re-exports the constants
+    PROTOCOL_VERSION, WS_PATH, MIN_RATE, MAX_RATE, MAX_MESSAGE_BYTES, MAX_QUEUED_MESSAGES, CLOSE_NORMAL,
+    CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_INTERNAL_ERROR, CLOSE_TRY_LATER, E_BAD_JSON,
+    E_BAD_EVENT, E_UNKNOWN_EVENT, E_BAD_AUDIO, E_CONFIG_LOCKED, E_INPUT_OVERFLOW, MAX_CLOSE_REASON_BYTES,
+    MAX_PING_ID_CHARS)
 
 SAMPLING_FIELDS = {"text_temperature": float, "text_top_k": int, "text_top_p": float,
                    "audio_temperature": float, "audio_top_k": int, "audio_top_p": float}
-
-
-MAX_CLOSE_REASON_BYTES = 123  # a close frame is a control frame: 125 bytes, 2 of them the code
-MAX_PING_ID_CHARS = 256
 
 
 def close_reason(text: str) -> str:

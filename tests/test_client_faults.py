@@ -159,7 +159,7 @@ async def test_a_fault_of_one_slot_ends_that_session_only(server_factory):
     directly what a bug upstream would: an out-of-range setting for one slot."""
     srv = await server_factory(max_sessions=3)
     good = await AntiphonClient.connect(srv.url, frame_marks=True, keep_input=True)
-    good_task = asyncio.create_task(stream_file(good, speech_like(2.0, 16000), tail_seconds=0.2))
+    good_task = asyncio.create_task(stream_file(good, speech_like(2.0, 16000), tail_seconds=1.0))
     victim = await AntiphonClient.connect(srv.url)
     session = next(s for s, _ in srv.sessions.values() if s.id == victim.hello["session_id"])
     await victim.send_audio(np.zeros(640 * 3, np.float32))
@@ -169,7 +169,9 @@ async def test_a_fault_of_one_slot_ends_that_session_only(server_factory):
             await victim.recv(timeout=10)
     out, events = await good_task
     used = [e["input_index"] for e in events if e["type"] == "frame" and e["input_index"] is not None]
-    assert used == list(range(55))  # the other session heard every frame it sent, in order
+    # the other session had every frame of its speech heard, in order (underruns of a late client
+    # may leave the tail's last frames unanswered)
+    assert used == list(range(len(used))) and len(used) >= 50
     assert srv.engine.failure is None and srv.metrics.session_faults._value.get() == 1
     await good.close()
     await still_serves(srv)

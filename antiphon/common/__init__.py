@@ -1,0 +1,1 @@
+"""What several layers share, and nothing that belongs to one of them."""
