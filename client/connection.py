@@ -9,7 +9,7 @@ import numpy as np
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from server import protocol as P
+from antiphon.common import wire as P
 
 
 class AntiphonError(RuntimeError):

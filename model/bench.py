@@ -28,7 +28,7 @@ def run(configs=("small", "100m"), batches=(1, 2, 4, 8, 16, 32), steps: int = 20
     for name in configs:
         model = load_model(f"random:{name}")
         onnx = load_model(f"random:{name}", backend="onnx")
-        from codec import CONFIGS as CODECS
+        from antiphon.codec import CONFIGS as CODECS
 
         frame_rate = CODECS[model.codec_name.split(":", 1)[1]].frame_rate
         params = sum(p.numel() for p in model.parameters()) / 1e6

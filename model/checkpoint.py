@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from codec.checkpoint import load_state, read_meta, read_weights, write_checkpoint
+from antiphon.codec.checkpoint import load_state, read_meta, read_weights, write_checkpoint
 
 from .config import ModelConfig
 from .sampling import SamplingSettings

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from codec.architecture import checked_fields
+from antiphon.codec.architecture import checked_fields
 
 
 @dataclasses.dataclass(frozen=True)

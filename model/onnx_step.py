@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from codec.onnx_backend import cache_dir, session_options
-from kernels import reference
+from antiphon.codec.onnx_backend import cache_dir, session_options
+from antiphon.kernels import reference
 
 from .transformer import rotary
 

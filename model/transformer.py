@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import kernels
+from antiphon import kernels
 
 from .config import ModelConfig
 from .sampling import SamplingSettings

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 
-from client.eval import answers_through_codec, stoi_agent_voice
-from client.judge import AnswerJudge
-from codec import load_codec
-from model.data import all_answers
+from antiphon.harness.eval import answers_through_codec, stoi_agent_voice
+from antiphon.harness.judge import AnswerJudge
+from antiphon.codec import load_codec
+from antiphon.model.data import all_answers
 
 QUARTERS = 4  # offsets within a frame: 0, 1/4, 1/2 and 3/4 of it
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lays out .gpu/ (keep it out of git: echo /.gpu/ >> .git/info/exclude) with what a lent GPU machine
+# Lays out .gpu/ (keep it out of git: echo /.gpu/ >> .git/info/exclude) with what a GPU machine
 # lacks for the prepared GPU runs: it has torch, triton, onnxruntime, scipy and matplotlib, not the
 # project's audio packages, espeak-ng or this machine's ~/.cache/antiphon. Name .gpu in the device
 # tool's `carry`, then begin the command with
@@ -13,7 +13,7 @@
 #   bash scripts/gpu_carry.sh bench                  # scripts/gpu_bench.sh (questions rendered here)
 # The token bank travels as .gpu/bank.tar.xz (a third of its size); unpack it into .gpu/cache/data
 # there (scripts/gpu_train.sh does). The carried tree (with the repository) must stay under the
-# device tool's 64 MiB.
+# 64 MiB that a remote run may carry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $# -gt 0 ]] || { echo "usage: bash scripts/gpu_carry.sh check | lm | decoder | bench ..." >&2; exit 2; }
@@ -23,6 +23,8 @@ rm -rf .gpu && mkdir -p .gpu/whl .gpu/site
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
   --platform manylinux2014_x86_64 -d .gpu/whl soxr soundfile cffi pycparser pystoi websockets
+# the project itself, as the one package it installs (its folders map under antiphon. only when installed)
+python3 -m pip wheel -q --no-deps -w .gpu/whl .
 # encodec is published as a source archive only: its (pure Python) package is copied as installed here
 cp -r "$(.venv/bin/python -c 'import encodec, os; print(os.path.dirname(encodec.__file__))')" .gpu/site/
 for what in "$@"; do
@@ -34,19 +36,19 @@ for what in "$@"; do
     bench)
       mkdir -p .gpu/questions
       .venv/bin/python -c "import soundfile
-from client.bench import render_questions
+from antiphon.harness.bench import render_questions
 for i, q in enumerate(render_questions(24000)):
     soundfile.write(f'.gpu/questions/q{i:02d}.wav', q, 24000)" ;;
     lm)
-      bank=$(.venv/bin/python -c "from model.train.lm_data import DATA_VERSION, codec_digest
+      bank=$(.venv/bin/python -c "from antiphon.model.train.lm_data import DATA_VERSION, codec_digest
 print(f'v{DATA_VERSION}-{codec_digest(\"$CODEC\")}')")
       [[ -d $CACHE/data/$bank ]] || { echo "no token bank $bank: run antiphon train lm here first (it builds it)" >&2; exit 1; }
       tar cf - -C "$CACHE/data" "$bank" | xz -T0 -6 > .gpu/bank.tar.xz ;;
     decoder)
       mkdir -p .gpu/cache/speech
       agent=$(.venv/bin/python -c "
-from model.data.skills import vocabulary
-from model.data.speech import AGENT_VOICE, WordBank
+from antiphon.model.data.skills import vocabulary
+from antiphon.model.data.speech import AGENT_VOICE, WordBank
 print(WordBank(16000)._file(AGENT_VOICE, vocabulary()))")
       [[ -f $agent ]] || { echo "render the agent's words first (antiphon train codec --agent-decoder renders them)" >&2; exit 1; }
       cp "$agent" .gpu/cache/speech/ ;;

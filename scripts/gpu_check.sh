@@ -4,7 +4,7 @@
 # streaming step on CUDA with the Triton kernels beside torch's attention, side by side.
 # Run from the repository root on a machine with a CUDA GPU and the project's model/kernels importable:
 #   bash scripts/gpu_check.sh | tee gpu_check.log
-# Each part reports its own failure and the rest still run (a lent machine's minutes are few).
+# Each part reports its own failure and the rest still run (a short GPU run should report everything it can).
 set -uo pipefail
 PY=${PY:-python}
 status=0
@@ -16,7 +16,7 @@ part "kernel checks (tests/kernel_checks.py) on CUDA tensors" \
   $PY -c "import runpy, torch; torch.set_default_device('cuda'); runpy.run_path('tests/kernel_checks.py', run_name='__main__')"
 part "model streaming step, Triton vs torch attention" $PY - <<'PY'
 import os, time, torch
-from model import load_model
+from antiphon.model import load_model
 
 def ms_per_step(m, B, backend):
     os.environ["ANTIPHON_ATTENTION"] = backend

@@ -24,7 +24,7 @@ lm() {
   $PY scripts/gpu_train_lm.py --cache .gpu/cache --init model/bundled/lm --budget "$BUDGET" --out $work/$name \
     --codec-as "$CODEC_AS" --lr 3e-4 "$@" > $work/$name.log 2>&1
 }
-s=${SEEDS_FROM:-1}  # a second round on another machine: SEEDS_FROM=11 (session 11 ran 1 and 11)
+s=${SEEDS_FROM:-1}  # a second round on another machine: SEEDS_FROM=11
 runs=("tapereg-s$s --seed $s --tape-speed 0.12 --dropout 0.2 --user-noise 0.2"
       "tapereg-s$((s + 1)) --seed $((s + 1)) --tape-speed 0.12 --dropout 0.2 --user-noise 0.2"
       "tape-s$((s + 2)) --seed $((s + 2)) --tape-speed 0.12"

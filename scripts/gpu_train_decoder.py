@@ -1,7 +1,7 @@
 """One prepared GPU run: a wider agent decoder (`antiphon train codec --agent-decoder
 --decoder-filters N`) on the frozen encoder's tokens, for a fixed wall-clock budget, exported in fp16.
 
-A lent GPU machine has no espeak-ng, so it trains on a carried cache: DIR holds the agent voice's
+A GPU machine often has no espeak-ng, so it trains on a carried cache: DIR holds the agent voice's
 rendered words (speech/en-us_f2_*.npz, what `antiphon train codec` renders on the CPU) and the
 codec whose encoder and codebooks the model's tokens come from (runs/<codec>/codec).
 
@@ -37,9 +37,9 @@ def main() -> int:
 
     import torch
 
-    from model.train import codec_recipe
-    from model.train.bundle import export_codec
-    from model.train.run import RUNS
+    from antiphon.model.train import codec_recipe
+    from antiphon.model.train.bundle import export_codec
+    from antiphon.model.train.run import RUNS
 
     torch.backends.cudnn.benchmark = True
     work = RUNS / "gpu-decoder"

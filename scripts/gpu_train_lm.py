@@ -1,6 +1,6 @@
 """One prepared GPU run of the LM recipe (`--device cuda`), sized to a wall-clock budget.
 
-A lent GPU machine has no espeak-ng and only minutes, so it trains on a carried cache: DIR holds
+A GPU machine often has no espeak-ng and a run may have only minutes, so it trains on a carried cache: DIR holds
 runs/<codec>/codec and the token bank data/v<N>-<hash> that `antiphon train lm` built on the CPU (the
 bank is keyed by the codec's weights, so nothing is rendered there). The run first times 60 steps,
 then trains as many steps as the budget allows, and exports the model in fp16 with the loss log.
@@ -44,10 +44,10 @@ def main() -> int:
 
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    from model.checkpoint import load_checkpoint
-    from model.train import lm_recipe
-    from model.train.bundle import export_model
-    from model.train.run import RUNS
+    from antiphon.model.checkpoint import load_checkpoint
+    from antiphon.model.train import lm_recipe
+    from antiphon.model.train.bundle import export_model
+    from antiphon.model.train.run import RUNS
 
     common = dict(codec=str(RUNS / a.codec_name / "codec"), voices=a.voices, questions=a.questions,
                   batch=a.batch, lr=a.lr, init=str(Path(a.init).resolve()), tape_speed=a.tape_speed,

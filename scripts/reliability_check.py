@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.uri import parse_uri
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from client.spawn import ServerProcess  # noqa: E402
+from antiphon.harness.spawn import ServerProcess  # noqa: E402
 
 
 async def burst(url: str, n: int) -> dict:

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 need_system=(espeak-ng libportaudio2)
 # the tests also render questions with the other offline synthesizers (antiphon eval --voices)
-[[ "${1:-}" == test ]] && need_system+=(chromium alsa-utils flite festival festvox-kallpc16k festvox-us-slt-hts)
+[[ "${1:-}" == test ]] && need_system+=(chromium alsa-utils flite festival festvox-kallpc16k festvox-us-slt-hts haproxy)
 missing=()
 for p in "${need_system[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -2,7 +2,7 @@
 measure (whole answers with every byte right, `lm_recipe.held_out_accuracy`) over several batches of
 conversations in held-out voices and phrasings, the same batches for every model. About 15 s per
 model on a 2-core CPU, against the quarter hour of a served `antiphon eval` at 130 questions: a
-filter before serving, not a substitute (docs/benchmarks.md, session 11).
+filter before serving, not a substitute (docs/history.md).
 
   .venv/bin/python scripts/teacher_forced.py [--batches 6] LM_DIR ...
 """
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from codec import load_codec
-from model.checkpoint import load_checkpoint
-from model.data import vocabulary
-from model.train import lm_data, lm_recipe
-from model.train.run import RUNS
+from antiphon.codec import load_codec
+from antiphon.model.checkpoint import load_checkpoint
+from antiphon.model.data import vocabulary
+from antiphon.model.train import lm_data, lm_recipe
+from antiphon.model.train.run import RUNS
 
 
 def main() -> int:

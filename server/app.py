@@ -11,7 +11,7 @@ import urllib.parse
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from model import SamplingSettings
+from antiphon.model import SamplingSettings
 
 from . import protocol as P
 from . import realtime_endpoint, realtime_events

@@ -8,7 +8,7 @@ from pathlib import Path
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
-WEB_DIR = Path(str(resources.files("client") / "web"))
+WEB_DIR = Path(str(resources.files("antiphon.client") / "web"))
 
 
 def response(status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> Response:

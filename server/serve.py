@@ -6,7 +6,7 @@ import gc
 import signal
 import sys
 
-from model import BUNDLED
+from antiphon.model import BUNDLED
 
 
 def add_arguments(p):
@@ -49,14 +49,14 @@ def default_model() -> str:
 
 def load(model_name: str | None, codec_name: str | None, device: str, backend: str = "auto",
          model_backend: str = "auto"):
-    from codec import load_codec
-    from model import load_model
+    from antiphon.codec import load_codec
+    from antiphon.model import load_model
 
     backend, model_backend = resolve_backend(backend, device), resolve_backend(model_backend, device)
     model = load_model(model_name or default_model(), device=device, backend=model_backend)
     codec = load_codec(codec_name or model.codec_name, device=device, backend=backend,
                        num_codebooks=model.cfg.num_codebooks)
-    from model import check_codec
+    from antiphon.model import check_codec
 
     check_codec(model, codec)
     return codec, model

@@ -13,7 +13,7 @@ import uuid
 import numpy as np
 import soxr
 
-from model.tokenizer import ByteTokenizer
+from antiphon.model.tokenizer import ByteTokenizer
 
 from .outbox import Outbox
 from .vad import frame_rms

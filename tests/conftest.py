@@ -3,15 +3,15 @@ import pytest
 
 @pytest.fixture(scope="session")
 def tiny_codec():
-    from codec import load_codec
+    from antiphon.codec import load_codec
 
     return load_codec("random:tiny")
 
 
 @pytest.fixture(scope="session")
 def tiny_pair():
-    from codec import load_codec
-    from model import load_model
+    from antiphon.codec import load_codec
+    from antiphon.model import load_model
 
     return load_codec("random:tiny"), load_model("random:tiny")
 
@@ -19,7 +19,7 @@ def tiny_pair():
 @pytest.fixture
 async def server_factory(tiny_pair):
     """Start real servers (random tiny model) on ephemeral loopback ports; shut them down after."""
-    from server.app import AntiphonServer
+    from antiphon.server.app import AntiphonServer
 
     started = []
 

@@ -1,7 +1,7 @@
 """Run by test_kernels.py under TRITON_INTERPRET=1: every kernel case against the reference."""
 import torch
 
-from kernels import reference, triton_decode, triton_prefill
+from antiphon.kernels import reference, triton_decode, triton_prefill
 
 torch.manual_seed(0)
 TOL = {torch.float32: 2e-5, torch.float16: 2e-3}
@@ -69,7 +69,7 @@ def masked_slot_case():
 def gradient_case():
     """Training through kernels.prefill with Triton chosen: the kernels have no backward, so the
     gradients must come from the torch path, equal to the reference's, not silently be missing."""
-    import kernels
+    from antiphon import kernels
 
     q, k, v = (torch.randn(2, 4, 30, 16, requires_grad=True) for _ in range(3))
     kernels.prefill(q, k, v, 9).square().sum().backward()
@@ -85,7 +85,7 @@ def gradient_case():
 
 def model_case():
     """The model's own teacher-forced pass and cached steps through the Triton path."""
-    from model import SamplingSettings, load_model
+    from antiphon.model import SamplingSettings, load_model
 
     m = load_model("random:tiny", device=torch.get_default_device())  # scripts/gpu_check.sh runs this on CUDA
     s = m.stream(2)

@@ -4,8 +4,8 @@ tests/test_bundle.py (the bundled agent stops when talked over)."""
 import numpy as np
 import pytest
 
-from client.barge_in import QUIET_RUN, markdown, measure, stop_frame, summary, trials
-from client.exchange import SPEECH_RMS
+from antiphon.harness.barge_in import QUIET_RUN, markdown, measure, stop_frame, summary, trials
+from antiphon.harness.exchange import SPEECH_RMS
 
 LOUD, QUIET = 10 * SPEECH_RMS, SPEECH_RMS / 2
 
@@ -79,7 +79,7 @@ def test_summary_counts_stops_only_where_the_agent_was_talking():
 def test_trials_interrupt_long_answers_with_held_out_questions_in_one_voice():
     import re
 
-    from model.data import INTENTS
+    from antiphon.model.data import INTENTS
 
     ts = trials(16000, 640, 12, seed=1)
     held_out = {i.name: [re.sub(r"\\\{\w\\\}", r"\\w+", re.escape(p)) for p in i.held_out] for i in INTENTS}

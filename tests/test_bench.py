@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from client.bench import load_questions
-from client.bench_stats import frame_latencies, is_realtime, max_realtime, percentiles, response_latency
+from antiphon.harness.bench import load_questions
+from antiphon.harness.bench_stats import frame_latencies, is_realtime, max_realtime, percentiles, response_latency
 
 
 def test_percentiles():
@@ -53,7 +53,7 @@ def test_questions_from_recordings_are_mono_at_the_codec_rate(tmp_path):
 
 
 def test_smoke_run_writes_every_field(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "server.cli", "bench", "--model", "random:tiny", "--sessions", "1,2",
+    r = subprocess.run([sys.executable, "-m", "antiphon.cli", "bench", "--model", "random:tiny", "--sessions", "1,2",
                         "--seconds", "3", "--rss-every", "0.5", "--server-threads", "1", "--out", str(tmp_path),
                         "--model-backend", "onnx", "--codec-backend", "onnx"],
                        capture_output=True, text=True, timeout=240, env={**os.environ, "ANTIPHON_CACHE": str(tmp_path)})

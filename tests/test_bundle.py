@@ -5,12 +5,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from codec import load_codec
-from codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
-from codec.checkpoint import save_checkpoint as save_codec
-from model import BUNDLED, load_model
-from model.checkpoint import save_checkpoint
-from model.train.bundle import write_bundle
+from antiphon.codec import load_codec
+from antiphon.codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
+from antiphon.codec.checkpoint import save_checkpoint as save_codec
+from antiphon.model import BUNDLED, load_model
+from antiphon.model.checkpoint import save_checkpoint
+from antiphon.model.train.bundle import write_bundle
 
 
 def test_bundle_is_fp16_and_loads_with_its_codec(tmp_path):
@@ -46,7 +46,7 @@ needs_bundle = pytest.mark.skipif(not (BUNDLED / "lm").is_dir(), reason="no bund
 
 @needs_bundle
 def test_bundled_agent_is_small_and_the_server_default():
-    from server.serve import default_model
+    from antiphon.server.serve import default_model
 
     size = sum(f.stat().st_size for f in BUNDLED.rglob("*") if f.is_file())
     assert size < 30 * 2**20
@@ -57,10 +57,10 @@ def test_bundled_agent_is_small_and_the_server_default():
 def test_bundled_agent_answers_a_question_through_the_server():
     """A question in a held-out voice, asked in three sessions at once (the agent samples, and the
     sessions' frames meet the engine's ticks at different moments): most of the answers are right."""
-    from client.eval import ask, questions
-    from client.judge import AnswerJudge
-    from client.spawn import ServerProcess
-    from model.data import all_answers
+    from antiphon.harness.eval import ask, questions
+    from antiphon.harness.judge import AnswerJudge
+    from antiphon.harness.spawn import ServerProcess
+    from antiphon.model.data import all_answers
 
     server = ServerProcess()  # the default model: the bundle
     try:
@@ -82,10 +82,10 @@ def test_bundled_agent_stops_when_talked_over_and_answers_the_new_question():
     into it. The agent falls silent while the user talks (docs/benchmarks.md), leaves most of its
     first answer unsaid, and answers the new question. An engine that stopped
     listening while the agent speaks, or a model that ignores the user's channel, talks on."""
-    from client.barge_in import interrupt, summary, trials
-    from client.judge import AnswerJudge
-    from client.spawn import ServerProcess
-    from model.data import all_answers
+    from antiphon.harness.barge_in import interrupt, summary, trials
+    from antiphon.harness.judge import AnswerJudge
+    from antiphon.harness.spawn import ServerProcess
+    from antiphon.model.data import all_answers
 
     ts = trials(16000, 640, 3, seed=0)
     server = ServerProcess()
@@ -109,9 +109,9 @@ def test_bundled_decoder_voices_the_answers_the_judge_can_hear():
     judge hear all 62 (before that tuning 58, the 16-filter decoder before it 38, losing counting and
     most numbers: docs/benchmarks.md); a broken decoder or bundling would lose nearly all, as a
     random one does."""
-    from client.eval import answers_through_codec
-    from client.judge import AnswerJudge
-    from model.data import all_answers
+    from antiphon.harness.eval import answers_through_codec
+    from antiphon.harness.judge import AnswerJudge
+    from antiphon.model.data import all_answers
 
     result = answers_through_codec(str(BUNDLED / "codec"), AnswerJudge(all_answers()))
     assert result["heard"] >= 0.8, result["lost"]
@@ -126,7 +126,7 @@ def test_bundled_decoder_speaks_the_agents_voice_clearly_and_only_that_voice():
     voices anyone else, and the encoder's tokens keep about 0.64 of it for any decoder,
     docs/benchmarks.md). Equal figures would mean both measured the same speech; a broken decoder
     or bundling falls far below either."""
-    from client.eval import questions, stoi_agent_voice, stoi_of_codec
+    from antiphon.harness.eval import questions, stoi_agent_voice, stoi_of_codec
 
     codec = str(BUNDLED / "codec")
     agent = stoi_agent_voice(codec, 16000)
@@ -140,11 +140,11 @@ def test_bundled_agent_answers_one_question_after_another_in_one_session():
     first two in a held-out voice with training phrasings, as the question test above). Each answer
     is judged in its own span; an agent that stopped listening after its first answer, or a
     session that went on answering the first question, fails."""
-    from client.eval import questions
-    from client.judge import AnswerJudge
-    from client.spawn import ServerProcess
-    from client.turns import conversation
-    from model.data import all_answers
+    from antiphon.harness.eval import questions
+    from antiphon.harness.judge import AnswerJudge
+    from antiphon.harness.spawn import ServerProcess
+    from antiphon.harness.turns import conversation
+    from antiphon.model.data import all_answers
 
     qs = questions(16000, 640, per_intent=1, seed=0, paraphrases="train")
     asked = [next(q for q in qs if q["intent"] == i) for i in ("name", "thanks", "how_are_you")]

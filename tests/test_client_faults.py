@@ -15,10 +15,10 @@ from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
 from websockets.uri import parse_uri
 
-from client.connection import AntiphonClient, AntiphonError, stream_file
-from model import SamplingSettings
-from server import protocol as P
-from server.outbox import MAX_PENDING_BYTES
+from antiphon.client.connection import AntiphonClient, AntiphonError, stream_file
+from antiphon.model import SamplingSettings
+from antiphon.server import protocol as P
+from antiphon.server.outbox import MAX_PENDING_BYTES
 from tests.conftest import speech_like
 
 

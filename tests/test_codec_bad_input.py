@@ -44,5 +44,5 @@ def test_stream_checks_batch_and_slots(tiny_codec):
     with pytest.raises(ValueError, match="must not repeat"):
         s.encode(torch.zeros(2, 1, 640), slots=[1, 1])
     with pytest.raises(ValueError, match="num_codebooks"):
-        from codec import load_codec
+        from antiphon.codec import load_codec
         load_codec("random:tiny", num_codebooks=9)

@@ -4,9 +4,9 @@ import json
 import pytest
 import torch
 
-from codec import load_codec
-from codec.architecture import CONFIGS, PRETRAINED_FILES, build_modules
-from codec.checkpoint import save_checkpoint
+from antiphon.codec import load_codec
+from antiphon.codec.architecture import CONFIGS, PRETRAINED_FILES, build_modules
+from antiphon.codec.checkpoint import save_checkpoint
 
 
 def test_checkpoint_round_trip(tmp_path):

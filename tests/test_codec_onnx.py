@@ -1,7 +1,7 @@
 """The ONNX Runtime backend gives the torch path's codes and audio."""
 import torch
 
-from codec import load_codec
+from antiphon.codec import load_codec
 
 
 def test_onnx_parity(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codec import load_codec
+from antiphon.codec import load_codec
 
 FRAMES = 10
 

@@ -5,9 +5,9 @@ import json
 
 import torch
 
-from codec import load_codec
-from codec.architecture import CONFIGS, build_modules
-from codec.checkpoint import save_checkpoint
+from antiphon.codec import load_codec
+from antiphon.codec.architecture import CONFIGS, build_modules
+from antiphon.codec.checkpoint import save_checkpoint
 
 WIDE = dataclasses.replace(CONFIGS["tiny"], decoder_filters=2 * CONFIGS["tiny"].n_filters)
 

@@ -7,18 +7,18 @@ import random
 import numpy as np
 import pytest
 
-from codec import load_codec
-from codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
-from codec.checkpoint import save_checkpoint
-from model.data import (INTENTS, UtteranceMaker, WordBank, all_answers, answer, assemble, sample_exchange, user_voices,
+from antiphon.codec import load_codec
+from antiphon.codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
+from antiphon.codec.checkpoint import save_checkpoint
+from antiphon.model.data import (INTENTS, UtteranceMaker, WordBank, all_answers, answer, assemble, sample_exchange, user_voices,
                         vocabulary)
-from model.data.augment import tape_speed
-from model.data.conversations import AGENT_GAP, BARGE_IN_STOP
-from model.data.speech import AGENT_VOICE, EVAL_VARIANTS, TRAIN_VARIANTS
-from model.data.utterances import TEXT_LEAD
-from model.tokenizer import ByteTokenizer
-from model.train import lm_data
-from model.train.lm_recipe import answer_spans, silence_codes
+from antiphon.model.data.augment import tape_speed
+from antiphon.model.data.conversations import AGENT_GAP, BARGE_IN_STOP
+from antiphon.model.data.speech import AGENT_VOICE, EVAL_VARIANTS, TRAIN_VARIANTS
+from antiphon.model.data.utterances import TEXT_LEAD
+from antiphon.model.tokenizer import ByteTokenizer
+from antiphon.model.train import lm_data
+from antiphon.model.train.lm_recipe import answer_spans, silence_codes
 
 RATE, FRAME = 16000, 640
 

@@ -6,8 +6,8 @@ import random
 import threading
 import time
 
-from server.engine import Engine
-from server.session import Session
+from antiphon.server.engine import Engine
+from antiphon.server.session import Session
 
 
 def test_join_leave_storm_from_many_threads_keeps_the_slot_count(tiny_pair):

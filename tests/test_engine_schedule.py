@@ -4,7 +4,7 @@ import asyncio
 import time
 
 
-from client.connection import AntiphonClient
+from antiphon.client.connection import AntiphonClient
 from tests.conftest import speech_like
 
 
@@ -63,7 +63,7 @@ async def test_clock_starts_with_the_first_audio(server_factory):
 def _session(frames, level, skip_quiet=True):
     import numpy as np
 
-    from server.session import Session
+    from antiphon.server.session import Session
 
     s = Session(640, 16000, 100, asyncio.new_event_loop())
     s.skip_quiet = skip_quiet

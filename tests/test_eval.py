@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from client.eval import intent_of, markdown, report
-from client.judge import AnswerJudge, word_distance
-from model.data import all_answers
-from model.data import UtteranceMaker
+from antiphon.harness.eval import intent_of, markdown, report
+from antiphon.harness.judge import AnswerJudge, word_distance
+from antiphon.model.data import all_answers
+from antiphon.model.data import UtteranceMaker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,8 +43,8 @@ def test_judge_hears_answers_inside_the_codecs_decoded_silence(judge):
     the 62 answers (27 heard); cut out, 55 (58 with the settings of session 11)."""
     import torch
 
-    from client.judge import voiced_span
-    from codec import load_codec
+    from antiphon.harness.judge import voiced_span
+    from antiphon.codec import load_codec
 
     codec = load_codec(str(ROOT / "model" / "bundled" / "codec"))
     maker = UtteranceMaker(codec.sample_rate, codec.frame_size)
@@ -93,7 +93,7 @@ def test_report_counts_accuracy_confusion_and_latency():
 
 
 def test_conversation_summary_scores_each_turn_against_the_same_questions_alone():
-    from client import turns
+    from antiphon.harness import turns
 
     qs = [{"expected": e} for e in ("one", "two", "three", "four", "five")]
     s = turns.summary(qs, ["one", "two", "six", "four", None], ["one", "two", "three", "four", "five"], turns=2)
@@ -105,12 +105,12 @@ def test_conversation_summary_scores_each_turn_against_the_same_questions_alone(
 
 def test_eval_smoke_run_through_a_spawned_server(tmp_path):
     """Also --served-codec: the spawned server speaks through that codec, not the model's own."""
-    from codec.architecture import CONFIGS, build_modules
-    from codec.checkpoint import save_checkpoint
+    from antiphon.codec.architecture import CONFIGS, build_modules
+    from antiphon.codec.checkpoint import save_checkpoint
 
     out = tmp_path / "eval"
     served = save_checkpoint(build_modules(CONFIGS["tiny"], seed=3), CONFIGS["tiny"], tmp_path / "decoder" / "codec")
-    done = subprocess.run([sys.executable, "-m", "server.cli", "eval", "--model", "random:tiny", "--per-intent", "1",
+    done = subprocess.run([sys.executable, "-m", "antiphon.cli", "eval", "--model", "random:tiny", "--per-intent", "1",
                            "--parallel", "4", "--served-codec", str(served), "--barge-in", "2", "--turns", "5", "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

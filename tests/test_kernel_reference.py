@@ -2,7 +2,7 @@
 equals the reference decode after the write: empty, partly filled and wrapped rings, grouped heads."""
 import torch
 
-from kernels import reference
+from antiphon.kernels import reference
 
 
 def test_decode_before_write_equals_decode_after_write():

@@ -3,9 +3,9 @@ import json
 import pytest
 import torch
 
-from codec import load_codec
-from model import load_model
-from model.checkpoint import save_checkpoint
+from antiphon.codec import load_codec
+from antiphon.model import load_model
+from antiphon.model.checkpoint import save_checkpoint
 
 
 def test_round_trip(tmp_path):

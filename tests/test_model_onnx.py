@@ -3,7 +3,7 @@ wraparound, idle slots and resets (grouped-query attention: the tiny config has 
 import pytest
 import torch
 
-from model import SamplingSettings, load_model
+from antiphon.model import SamplingSettings, load_model
 
 GREEDY = SamplingSettings(text_temperature=0, audio_temperature=0)
 

@@ -1,6 +1,6 @@
 import torch
 
-from model.sampling import sample
+from antiphon.model.sampling import sample
 
 
 def _settings(B, t, k, p):

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from model import SamplingSettings, load_model
+from antiphon.model import SamplingSettings, load_model
 
 GREEDY = SamplingSettings(text_temperature=0, audio_temperature=0)
 
@@ -54,8 +54,8 @@ def test_steps_equal_teacher_forced_for_slots_started_at_different_ticks(tiny):
 def test_after_wraparound_equals_sliding_window_pass(tiny):
     """Past the ring's length every step equals the sliding-window teacher-forced pass (each layer
     sees `context` frames), and differs from full causal attention: the window is real."""
-    import kernels
-    from kernels import reference
+    from antiphon import kernels
+    from antiphon.kernels import reference
 
     C = tiny.cfg.context
     s = _greedy_stream(tiny, 1)

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import connect
 
-from client.connection import AntiphonClient, stream_file
+from antiphon.client.connection import AntiphonClient, stream_file
 from tests.conftest import speech_like
 
 anything = st.recursive(
@@ -74,7 +74,7 @@ class ServerThread:
     """The real server in its own event loop, so hypothesis' synchronous examples can talk to it."""
 
     def __init__(self, tiny_pair):
-        from server.app import AntiphonServer
+        from antiphon.server.app import AntiphonServer
 
         self.loop = asyncio.new_event_loop()
         codec, model = tiny_pair

@@ -4,8 +4,8 @@ import random
 
 import numpy as np
 
-from model.data import UtteranceMaker, sample_exchange, user_voices
-from model.data.sentences import align, render_sentence
+from antiphon.model.data import UtteranceMaker, sample_exchange, user_voices
+from antiphon.model.data.sentences import align, render_sentence
 
 
 def test_a_sentence_renders_the_same_twice_with_the_same_word_spans():

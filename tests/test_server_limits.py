@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 
-from client.connection import AntiphonClient, AntiphonError, stream_file
-from server import protocol as P
+from antiphon.client.connection import AntiphonClient, AntiphonError, stream_file
+from antiphon.server import protocol as P
 from tests.conftest import speech_like
 
 
@@ -154,7 +154,7 @@ def test_event_parser_never_crashes(text):
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=3000))
 def test_audio_frame_parser_never_crashes(data):
-    from server.session import Session
+    from antiphon.server.session import Session
 
     try:
         P.check_audio_message(data, 2048)

@@ -12,9 +12,9 @@ import pytest
 
 import numpy as np
 
-from client.connection import AntiphonClient, AntiphonError
+from antiphon.client.connection import AntiphonClient, AntiphonError
 from tests.conftest import speech_like
-from client.spawn import ServerProcess
+from antiphon.harness.spawn import ServerProcess
 
 
 def status_of(url):
@@ -49,7 +49,7 @@ async def test_sigterm_drains_then_closes_going_away():
 
 
 def test_bad_thread_count_is_refused_with_what_was_expected():
-    out = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--threads", "0", "--port", "0"],
+    out = subprocess.run([sys.executable, "-m", "antiphon.cli", "serve", "--threads", "0", "--port", "0"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--threads must be at least 1, got 0" in out.stderr
 

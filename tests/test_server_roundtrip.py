@@ -6,7 +6,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from client.connection import AntiphonClient, stream_file
+from antiphon.client.connection import AntiphonClient, stream_file
 from tests.conftest import speech_like
 
 

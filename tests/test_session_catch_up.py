@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from server.session import TARGET_QUEUE, Session
+from antiphon.server.session import TARGET_QUEUE, Session
 
 N = 640
 

@@ -2,7 +2,7 @@
 object with time.perf_counter()). One session; a tick takes `work` seconds and uses one frame."""
 import math
 
-from server.tick_clock import TickClock
+from antiphon.server.tick_clock import TickClock
 
 P = 0.04
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
-from codec.checkpoint import save_checkpoint
+from antiphon.codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
+from antiphon.codec.checkpoint import save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ def tiny_codec_dir(cache):
 
 
 def _cli(*args):
-    return [sys.executable, "-m", "server.cli", "train", *args]
+    return [sys.executable, "-m", "antiphon.cli", "train", *args]
 
 
 def _env(cache):
@@ -85,7 +85,7 @@ def test_codec_resume_after_kill_equals_uninterrupted(cache, tmp_path):
 
 
 def test_resume_refuses_other_settings(cache, tmp_path):
-    from model.train.codec_recipe import train
+    from antiphon.model.train.codec_recipe import train
 
     train(out=tmp_path, steps=1, config="tiny", batch=2, voices=2)
     with pytest.raises(ValueError, match="other settings.*batch"):
@@ -93,7 +93,7 @@ def test_resume_refuses_other_settings(cache, tmp_path):
 
 
 def test_codec_run_can_start_from_a_trained_codec(cache, tiny_codec_dir, tmp_path):
-    from model.train.codec_recipe import train
+    from antiphon.model.train.codec_recipe import train
 
     train(out=tmp_path / "init", steps=1, config="tiny", batch=2, voices=2, lr=1e-12, init=str(tiny_codec_dir))
     start, after = _weights(tiny_codec_dir), _weights(tmp_path / "init" / "codec")
@@ -108,10 +108,10 @@ def test_codec_run_can_start_from_a_trained_codec(cache, tiny_codec_dir, tmp_pat
 def test_agent_decoder_tunes_only_the_decoder_and_bundles_with_the_models_codec(cache, tiny_codec_dir, tmp_path):
     """The decoder learns the agent's voice; the encoder and codebooks (the tokens a model was
     trained on) stay exactly as they were, and the bundle accepts the pair."""
-    from model import load_model
-    from model.checkpoint import save_checkpoint as save_lm
-    from model.train.bundle import write_bundle
-    from model.train.codec_recipe import train
+    from antiphon.model import load_model
+    from antiphon.model.checkpoint import save_checkpoint as save_lm
+    from antiphon.model.train.bundle import write_bundle
+    from antiphon.model.train.codec_recipe import train
 
     with pytest.raises(ValueError, match="pass it with --init"):
         train(out=tmp_path / "no-init", steps=1, config="tiny", batch=2, agent_decoder=True)
@@ -141,10 +141,10 @@ def test_agent_decoder_answer_crops_hold_the_tokens_the_model_says(cache, tiny_c
     answer (encoded once from silence, on a frame boundary), which are what the served decoder voices."""
     import numpy as np
 
-    from codec import load_codec
-    from model.data import UtteranceMaker, all_answers
-    from model.train.codec_recipe import SpeechSegments, train
-    from model.train.lm_data import LEAD, Float32Encoder, encode_utterances
+    from antiphon.codec import load_codec
+    from antiphon.model.data import UtteranceMaker, all_answers
+    from antiphon.model.train.codec_recipe import SpeechSegments, train
+    from antiphon.model.train.lm_data import LEAD, Float32Encoder, encode_utterances
 
     for bad, match in ((dict(answers=0.5), "use it with --agent-decoder"),
                        (dict(answers=1.5, agent_decoder=True, init=str(tiny_codec_dir)), r"in \[0, 1\]")):
@@ -177,8 +177,8 @@ def test_agent_decoder_answer_crops_hold_the_tokens_the_model_says(cache, tiny_c
 def test_wider_agent_decoder_keeps_the_tokens_and_starts_its_decoder_fresh(cache, tiny_codec_dir, tmp_path):
     """--decoder-filters: the encoder and codebooks come from --init unchanged, the decoder is the
     wider one (random at the start), and the checkpoint records its width."""
-    from codec import load_codec
-    from model.train.codec_recipe import train
+    from antiphon.codec import load_codec
+    from antiphon.model.train.codec_recipe import train
 
     with pytest.raises(ValueError, match="use it with --agent-decoder"):
         train(out=tmp_path / "plain", steps=1, config="tiny", batch=2, decoder_filters=8, init=str(tiny_codec_dir))
@@ -200,7 +200,7 @@ def test_wider_agent_decoder_keeps_the_tokens_and_starts_its_decoder_fresh(cache
 
 
 def test_lm_resume_equals_uninterrupted(cache, tiny_codec_dir, tmp_path):
-    from model.train.lm_recipe import train
+    from antiphon.model.train.lm_recipe import train
 
     common = dict(config="tiny", codec=str(tiny_codec_dir), batch=2, questions=6, frames=120, voices=2,
                   warmup=2, held_out=4, eval_every=2)
@@ -225,7 +225,7 @@ def test_lm_resume_equals_uninterrupted(cache, tiny_codec_dir, tmp_path):
 
 def test_lm_seed_draws_the_run_and_data_seed_the_cached_bank(cache, tiny_codec_dir, tmp_path):
     """Runs to be averaged differ in --seed and share one bank: a new seed renders nothing new."""
-    from model.train.lm_recipe import train
+    from antiphon.model.train.lm_recipe import train
 
     common = dict(config="tiny", codec=str(tiny_codec_dir), batch=2, questions=6, frames=120, voices=2,
                   warmup=2, held_out=0)
@@ -240,9 +240,9 @@ def test_lm_seed_draws_the_run_and_data_seed_the_cached_bank(cache, tiny_codec_d
 
 
 def test_average_writes_the_mean_of_the_models_weights(tiny_codec_dir, tmp_path):
-    from model import load_model
-    from model.checkpoint import save_checkpoint as save_model
-    from model.train.average import average_models
+    from antiphon.model import load_model
+    from antiphon.model.checkpoint import save_checkpoint as save_model
+    from antiphon.model.train.average import average_models
 
     dirs = [save_model(load_model("random:tiny", seed=s), tmp_path / f"m{s}", codec=str(tiny_codec_dir))
             for s in (1, 2, 3)]
@@ -271,7 +271,7 @@ def test_average_writes_the_mean_of_the_models_weights(tiny_codec_dir, tmp_path)
 def test_lm_under_torchrun_two_ranks_hold_identical_weights(cache, tiny_codec_dir, tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "server.cli", "train", "lm", "--config", "tiny", "--codec", str(tiny_codec_dir), "--steps", "3",
+           "-m", "antiphon.cli", "train", "lm", "--config", "tiny", "--codec", str(tiny_codec_dir), "--steps", "3",
            "--batch", "2", "--questions", "6", "--frames", "120", "--voices", "2", "--out", str(out),
            "--every-rank-saves"]
     done = subprocess.run(cmd, env={**_env(cache), "ANTIPHON_DDP_BACKEND": "gloo"}, cwd=ROOT,
@@ -281,7 +281,7 @@ def test_lm_under_torchrun_two_ranks_hold_identical_weights(cache, tiny_codec_di
     assert len(reports) == 2 and all(r["ranks_equal"] for r in reports)
     r0, r1 = _weights(out / "lm-rank0"), _weights(out / "lm-rank1")
     assert _same(r0, r1)
-    from model import load_model
+    from antiphon.model import load_model
 
     init = load_model("random:tiny").state_dict()
     assert not torch.equal(init["embed.weight"], r0["embed.weight"]), "the ranks did train"
@@ -290,7 +290,7 @@ def test_lm_under_torchrun_two_ranks_hold_identical_weights(cache, tiny_codec_di
 def test_user_noise_replaces_about_p_of_the_codes_the_same_way_for_the_same_step():
     import random
 
-    from model.train.lm_data import noisy_user
+    from antiphon.model.train.lm_data import noisy_user
 
     user = torch.randint(0, 64, (4, 2, 2000))
     a, b = noisy_user(user, 0.1, 64, random.Random(3)), noisy_user(user, 0.1, 64, random.Random(3))
@@ -303,8 +303,8 @@ def test_user_noise_replaces_about_p_of_the_codes_the_same_way_for_the_same_step
 
 
 def test_dropout_acts_in_teacher_forced_training_only():
-    from model.config import CONFIGS
-    from model.transformer import SpeechTransformer
+    from antiphon.model.config import CONFIGS
+    from antiphon.model.transformer import SpeechTransformer
 
     torch.manual_seed(0)
     model = SpeechTransformer(CONFIGS["tiny"])

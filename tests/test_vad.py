@@ -1,7 +1,7 @@
 """The energy VAD behind server_vad: threshold, prefix padding and silence duration as documented."""
 import numpy as np
 
-from server.vad import EnergyVad, VadSettings
+from antiphon.server.vad import EnergyVad, VadSettings
 
 FRAME_MS, N = 40.0, 640
 

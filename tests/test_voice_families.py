@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.data.synthesizers import HELD_OUT_FAMILIES, TRAINING_FAMILIES, VOICES, render_sentence
+from antiphon.model.data.synthesizers import HELD_OUT_FAMILIES, TRAINING_FAMILIES, VOICES, render_sentence
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,8 +35,8 @@ def test_families_sound_different():
 def test_held_out_families_never_reach_training():
     """The training layer (model/train, and the data it renders) never imports the synthesizers
     module, and every user voice the recipe can draw is an espeak-ng voice of its training variants."""
-    from model.data import user_voices
-    from model.data.speech import TRAIN_VARIANTS
+    from antiphon.model.data import user_voices
+    from antiphon.model.data.speech import TRAIN_VARIANTS
 
     assert set(HELD_OUT_FAMILIES).isdisjoint(TRAINING_FAMILIES) and len(HELD_OUT_FAMILIES) >= 2
     for path in list((ROOT / "model" / "train").glob("*.py")) + list((ROOT / "model" / "data").glob("*.py")):
@@ -53,7 +53,7 @@ def test_held_out_families_never_reach_training():
 
 def test_eval_voices_reports_each_family(tmp_path):
     out = tmp_path / "eval"
-    done = subprocess.run([sys.executable, "-m", "server.cli", "eval", "--model", "random:tiny", "--per-intent", "1",
+    done = subprocess.run([sys.executable, "-m", "antiphon.cli", "eval", "--model", "random:tiny", "--per-intent", "1",
                            "--voices", "flite,festival", "--parallel", "4", "--barge-in", "0", "--out", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]

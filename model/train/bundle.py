@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from codec.checkpoint import load_checkpoint as load_codec_checkpoint, save_checkpoint as save_codec
-from codec.checkpoint import read_meta
+from antiphon.codec.checkpoint import load_checkpoint as load_codec_checkpoint, save_checkpoint as save_codec
+from antiphon.codec.checkpoint import read_meta
 
 from .. import BUNDLED
 from ..sampling import SamplingSettings

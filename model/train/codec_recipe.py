@@ -39,8 +39,8 @@ import torch.nn.functional as F
 import torchaudio
 from tqdm import tqdm
 
-from codec.architecture import CONFIGS, build_modules
-from codec.checkpoint import load_checkpoint as load_codec_checkpoint, read_meta, save_checkpoint
+from antiphon.codec.architecture import CONFIGS, build_modules
+from antiphon.codec.checkpoint import load_checkpoint as load_codec_checkpoint, read_meta, save_checkpoint
 
 from ..data.augment import augment
 from ..data.skills import all_answers, vocabulary

@@ -17,11 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from codec import load_codec
-from codec.architecture import CodecConfig
-from codec.checkpoint import FORMAT as CODEC_FORMAT
-from codec.checkpoint import FORMAT_VERSION as CODEC_FORMAT_VERSION
-from codec.checkpoint import read_meta
+from antiphon.codec import load_codec
+from antiphon.codec.architecture import CodecConfig
+from antiphon.codec.checkpoint import FORMAT as CODEC_FORMAT
+from antiphon.codec.checkpoint import FORMAT_VERSION as CODEC_FORMAT_VERSION
+from antiphon.codec.checkpoint import read_meta
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import CONFIGS

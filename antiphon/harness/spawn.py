@@ -8,7 +8,7 @@ import time
 
 class ServerProcess:
     def __init__(self, *args, timeout=60):
-        cmd = [sys.executable, "-m", "server.cli", "serve", "--port", "0", *args]
+        cmd = [sys.executable, "-m", "antiphon.cli", "serve", "--port", "0", *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + timeout

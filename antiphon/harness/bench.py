@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from server.serve import BACKENDS, resolve_backend
+from antiphon.server.serve import BACKENDS, resolve_backend
 
 from .bench_stats import frame_latencies, is_realtime, max_realtime, percentiles, response_latency
-from .connection import AntiphonClient, pcm16_to_float
+from antiphon.client.connection import AntiphonClient, pcm16_to_float
 from .spawn import ServerProcess
 
 QUESTIONS = ["what is seven plus five", "hello, how are you", "what is your name", "count to four",
@@ -238,8 +238,8 @@ def plot(records, path):
 def main(args) -> int:
     from tqdm import tqdm
 
-    from codec import CONFIGS as CODECS
-    from model import CONFIGS as MODELS
+    from antiphon.codec import CONFIGS as CODECS
+    from antiphon.model import CONFIGS as MODELS
 
     levels = [int(x) for x in args.sessions.split(",")]
     name = args.model.split(":", 1)[1] if args.model.startswith("random:") else None

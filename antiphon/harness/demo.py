@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 
-from .connection import pcm16_to_float
-from .jitter import JitterBuffer
-from .talk import Captions
+from antiphon.client.connection import pcm16_to_float
+from antiphon.client.jitter import JitterBuffer
+from antiphon.client.talk import Captions
 
 
 def add_arguments(p):
@@ -24,9 +24,9 @@ async def demo(args) -> int:
     import sounddevice as sd
 
     # the demo shares the server's engine and session: the same code path as a served session
-    from server.engine import Engine
-    from server.serve import load
-    from server.session import Session
+    from antiphon.server.engine import Engine
+    from antiphon.server.serve import load
+    from antiphon.server.session import Session
 
     codec, model = load(args.model, None, args.device)
     loop = asyncio.get_running_loop()

@@ -7,8 +7,8 @@ import random
 
 import numpy as np
 
-from model.data import INTENTS, sample_exchange
-from model.data.synthesizers import family_voices, render_sentence
+from antiphon.model.data import INTENTS, sample_exchange
+from antiphon.model.data.synthesizers import family_voices, render_sentence
 
 from .exchange import LEAD_S, LEVEL, TAIL_S
 

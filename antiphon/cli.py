@@ -7,20 +7,20 @@ import sys
 
 def _bench(args) -> int:
     if args.what == "codec":
-        from codec import bench
+        from antiphon.codec import bench
 
         print(bench.run(frames=args.frames))
         return 0
     if args.what == "kernels":
-        from kernels import bench
+        from antiphon.kernels import bench
 
         return bench.main(device=args.device)
     if args.what == "model":
-        from model import bench
+        from antiphon.model import bench
 
         print(bench.run(configs=args.configs.split(","), batches=[int(b) for b in args.batches.split(",")]))
         return 0
-    from client import bench
+    from antiphon.harness import bench
 
     return bench.main(args)
 
@@ -29,19 +29,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="antiphon", description="Real-time full-duplex speech-to-speech voice agent")
     sub = p.add_subparsers(dest="command", required=True)
 
-    from server.serve import add_arguments as add_serve
+    from antiphon.server.serve import add_arguments as add_serve
     add_serve(sub.add_parser("serve", help="run the server: native WebSocket protocol, OpenAI Realtime subset, browser client, health and metrics"))
 
-    from client.talk import add_arguments as add_talk
+    from antiphon.client.talk import add_arguments as add_talk
     add_talk(sub.add_parser("talk", help="talk to a server: microphone/speaker or WAV files"))
 
-    from client.demo import add_arguments as add_demo
+    sub.add_parser("cluster", add_help=False,
+                   help="replicas of serve behind HAProxy, by readiness (antiphon cluster --help)")
+
+    from antiphon.harness.demo import add_arguments as add_demo
     add_demo(sub.add_parser("demo", help="local microphone demo, in process, no network"))
 
-    from model.train.cli import add_arguments as add_train
+    from antiphon.model.train.cli import add_arguments as add_train
     add_train(sub.add_parser("train", help="training recipes: the codec, then the language model"))
 
-    from client.eval import add_arguments as add_eval
+    from antiphon.harness.eval import add_arguments as add_eval
     add_eval(sub.add_parser("eval", help="judged spoken-answer accuracy and response latency through a server"))
 
     b = sub.add_parser("bench", help="benchmarks: end-to-end (default), codec, model, kernels")
@@ -49,13 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--frames", type=int, default=50, help="codec: frames per measurement")
     b.add_argument("--configs", default="small,100m", help="model: configs to time")
     b.add_argument("--batches", default="1,2,4,8,16,32", help="model: batch sizes")
-    from client.bench import add_arguments as add_bench
+    from antiphon.harness.bench import add_arguments as add_bench
     add_bench(b)
     b.set_defaults(func=_bench)
     return p
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["cluster"]:  # its other options are serve's, passed on to every replica
+        from antiphon.cluster import main as cluster
+
+        return cluster(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -12,7 +12,7 @@ import random
 
 import numpy as np
 
-from model.data import UtteranceMaker, sample_exchange, user_voices
+from antiphon.model.data import UtteranceMaker, sample_exchange, user_voices
 
 from .bench_stats import percentiles
 from .exchange import LEAD_S, QUIET_RUN, SPEECH_RMS, TAIL_S, converse, frame_rms, framed, gathered, spoken

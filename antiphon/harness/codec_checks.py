@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.data import UtteranceMaker, held_out_speech
+from antiphon.model.data import UtteranceMaker, held_out_speech
 
 from .judge import AnswerJudge
 
 def served_codec(model_name: str | None, hello: dict) -> str:
     """The codec a model was trained with (from its checkpoint), else what the server reports."""
     if model_name is not None:
-        from model import load_model
+        from antiphon.model import load_model
 
         return load_model(model_name).codec_name
     return hello["codec"]
@@ -22,7 +22,7 @@ def _round_trip(codec_name: str, measure: str):
     """(codec, PCM -> PCM encoded and decoded offline), or None, said, when the codec cannot load."""
     import torch
 
-    from codec import load_codec
+    from antiphon.codec import load_codec
 
     try:
         codec = load_codec(codec_name)

@@ -9,9 +9,9 @@ from typing import Awaitable, Callable
 
 import numpy as np
 
-from model.data import UtteranceMaker, Voice
+from antiphon.model.data import UtteranceMaker, Voice
 
-from .connection import AntiphonClient, pcm16_to_float
+from antiphon.client.connection import AntiphonClient, pcm16_to_float
 
 SPEECH_RMS = 0.01  # an output frame above this is the agent speaking
 LEAD_S, TAIL_S = 0.6, 4.0  # silence before the user first speaks, and time left for an answer

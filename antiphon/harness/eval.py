@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data import INTENTS, UtteranceMaker, all_answers, sample_exchange, user_voices
+from antiphon.model.data import INTENTS, UtteranceMaker, all_answers, sample_exchange, user_voices
 
 from . import barge_in, eval_voices, turns
 from .bench_stats import percentiles
-from .connection import AntiphonClient
+from antiphon.client.connection import AntiphonClient
 from .exchange import LEAD_S, SPEECH_RMS, TAIL_S, converse, gathered, spoken
 from .codec_checks import answers_in_agent_voice, answers_through_codec, served_codec, stoi_agent_voice, stoi_of_codec
 from .judge import AnswerJudge
@@ -90,7 +90,7 @@ def intent_of(answer: str | None, expected_intent: str) -> str:
     """Which intent could have produced `answer` (the expected one when it could)."""
     if answer is None:
         return "(nothing)"
-    from model.data.skills import INTENT_NAMES, answer as make_answer
+    from antiphon.model.data.skills import INTENT_NAMES, answer as make_answer
 
     def could(intent):
         if intent in ("add", "subtract", "multiply"):
