@@ -128,35 +128,51 @@ def pcm16_to_float(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
 
 
+SPEAKING_RMS = 0.01  # an agent frame above this is speech
+QUIET_FRAMES = 8  # quiet agent frames after speech that mean its answer is over (its gaps are 2-5)
+
+
 async def stream_file(client: AntiphonClient, audio: np.ndarray, realtime: bool = True,
-                      tail_seconds: float = 0.5, on_message=None) -> tuple[np.ndarray, list[dict]]:
-    """Send `audio` (float32 at the client's rate) frame by frame (in real time unless told not to),
-    collect the agent's audio until as many frames came back as were sent, plus `tail_seconds`."""
+                      tail_seconds: float = 0.5, on_message=None, until_answered: bool = False,
+                      on_sent=None) -> tuple[np.ndarray, list[dict]]:
+    """Send `audio` (float32 at the client's rate) frame by frame (in real time unless told not
+    to), then silence, and collect the agent's audio: `tail_seconds` of silence, or with
+    `until_answered` until the agent has spoken and then been quiet QUIET_FRAMES frames (at most
+    `tail_seconds`). `on_sent(index, time)` is told when each frame goes."""
     n = client.frame_samples
     frames = [audio[i:i + n] for i in range(0, len(audio), n)]
     if frames and len(frames[-1]) < n:
         frames[-1] = np.pad(frames[-1], (0, n - len(frames[-1])))
     tail = int(round(tail_seconds * client.hello["sample_rate"] / client.hello["frame_size"]))
-    frames += [np.zeros(n, dtype=np.float32)] * tail
     period = client.hello["frame_ms"] / 1000
     out, events = [], []
+    state = {"sent": 0, "spoke": False, "quiet": 0, "over": False}
+    silence = np.zeros(n, dtype=np.float32)
 
     async def sender():
         loop = asyncio.get_running_loop()
         start = loop.time()
-        for i, f in enumerate(frames):
+        while state["sent"] < len(frames) + tail and not (until_answered and state["over"]):
+            i = state["sent"]
             if realtime:
                 await asyncio.sleep(max(0.0, start + i * period - loop.time()))
-            await client.send_audio(f)
+            await client.send_audio(frames[i] if i < len(frames) else silence)
+            if on_sent:
+                on_sent(i, loop.time())
+            state["sent"] += 1
 
     task = asyncio.create_task(sender())
     try:
-        while len(out) < len(frames):  # one binary message per output frame
+        while not task.done() or len(out) < state["sent"]:  # one binary message per output frame
             msg = await client.recv(timeout=30)
             if on_message:
                 on_message(msg)
             if isinstance(msg, bytes):
                 out.append(pcm16_to_float(msg))
+                loud = float(np.sqrt(np.mean(out[-1] ** 2))) > SPEAKING_RMS
+                state["spoke"] |= loud and len(out) > 1
+                state["quiet"] = 0 if loud else state["quiet"] + 1
+                state["over"] |= state["spoke"] and state["quiet"] >= QUIET_FRAMES and len(out) >= len(frames)
             else:
                 events.append(msg)
         await task

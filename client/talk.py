@@ -11,6 +11,9 @@ from .connection import AntiphonClient, AntiphonError, pcm16_to_float, stream_fi
 from .jitter import JitterBuffer
 
 
+ANSWER_CAP_S = 10.0  # with --input: the longest wait for the agent's answer after the file ends
+
+
 def add_arguments(p):
     p.add_argument("--url", default="ws://127.0.0.1:8765/ws")
     p.add_argument("--token", default=None)
@@ -42,14 +45,24 @@ async def talk_file(args) -> int:
 
     audio, rate = sf.read(args.input, dtype="float32", always_2d=True)
     audio = audio.mean(axis=1)
-    client = await AntiphonClient.connect(args.url, token=args.token, sample_rate=rate)
+    client = await AntiphonClient.connect(args.url, token=args.token, sample_rate=rate, frame_marks=True)
     captions = Captions()
+    sent_at: dict[int, float] = {}
+    loop = asyncio.get_running_loop()
 
     def on_message(msg):
         if isinstance(msg, dict) and msg.get("type") == "text":
             captions.add(msg["text"])
+        elif isinstance(msg, dict) and msg.get("type") == "frame" and msg.get("input_index") is not None:
+            t = sent_at.pop(msg["input_index"], None)  # latency: a frame sent to the agent's frame of its tick
+            if t is not None:
+                captions.latency_ms = 1000 * (loop.time() - t)
+                captions.show()
 
-    out, events = await stream_file(client, audio, realtime=not args.fast, on_message=on_message)
+    # after the file, silence until the agent's answer is over (at most ANSWER_CAP_S)
+    out, events = await stream_file(client, audio, realtime=not args.fast, on_message=on_message,
+                                    tail_seconds=ANSWER_CAP_S, until_answered=True,
+                                    on_sent=lambda i, t: sent_at.__setitem__(i, t))
     await client.close()
     print()
     if args.output:

@@ -10,22 +10,19 @@ import argparse
 import asyncio
 import base64
 import json
-import socket
-import sys
 import tempfile
 import time
+import urllib.request
 import wave
 from pathlib import Path
 
 import numpy as np
 import psutil
 from websockets.asyncio.client import connect
-from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
-from websockets.uri import parse_uri
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from antiphon.harness.spawn import ServerProcess  # noqa: E402
+from antiphon.harness.raw_client import open_raw
+from antiphon.harness.spawn import ServerProcess
 
 
 async def burst(url: str, n: int) -> dict:
@@ -49,14 +46,7 @@ async def burst(url: str, n: int) -> dict:
 
 
 def never_reads(port: int, pings: int) -> int:
-    proto = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/ws"))
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    proto.send_request(proto.connect())
-    sock.sendall(b"".join(proto.data_to_send()))
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
-    proto.receive_data(head)
+    sock, proto = open_raw(port)
     sock.settimeout(2)
     ping = json.dumps({"type": "ping", "id": "x" * 256}).encode()
     sent = 0
@@ -109,7 +99,7 @@ async def main(args) -> None:
     try:
         for path in ("/ws", "/v1/realtime"):
             r = await burst(srv.url.replace("/ws", path), args.burst)
-            ready = json.loads(__import__("urllib.request").request.urlopen(srv.url.replace("ws://", "http://")
+            ready = json.loads(urllib.request.urlopen(srv.url.replace("ws://", "http://")
                                                                                  .replace("/ws", "/readyz")).read())
             print(f"burst of {args.burst} on {path}: {r}; afterwards engine_failure={ready['engine_failure']}")
         proc = psutil.Process(srv.proc.pid)
@@ -126,7 +116,7 @@ async def main(args) -> None:
         watcher.cancel()
         print(f"never-reading client: sent {sent} pings of 256-character ids before the server stopped taking "
               f"them; server RSS {before >> 20} MiB before, peak {peak[0] >> 20} MiB (+{(peak[0] - before) >> 20} MiB)")
-        metrics = __import__("urllib.request").request.urlopen(srv.url.replace("ws://", "http://")
+        metrics = urllib.request.urlopen(srv.url.replace("ws://", "http://")
                                                                .replace("/ws", "/metrics")).read().decode()
         print("  " + next(line for line in metrics.splitlines() if 'reason="not_reading"' in line))
     finally:

@@ -36,6 +36,6 @@ fi
 cmd=${1:-}; shift || true
 case "$cmd" in
   serve) exec .venv/bin/antiphon serve "$@" ;;
-  test)  exec .venv/bin/python -m pytest "$@" ;;
+  test)  .venv/bin/ruff check . && exec .venv/bin/python -m pytest "$@" ;;
   *) echo "usage: bash scripts/run.sh serve|test [options]" >&2; exit 2 ;;
 esac

@@ -99,7 +99,7 @@ class AntiphonServer:
             buffer = int(realtime_endpoint.MAX_BUFFER_SECONDS * self.codec.frame_rate)
             session = RealtimeSession(self.codec.frame_size, self.codec.sample_rate, buffer,
                                       asyncio.get_running_loop(), model_name=self.model.name,
-                                      beta=realtime_endpoint.is_beta(ws))
+                                      beta=realtime_endpoint.is_beta(ws), num_codebooks=self.codec.num_codebooks)
         else:
             session = Session(self.codec.frame_size, self.codec.sample_rate, self.max_buffer_frames,
                               asyncio.get_running_loop())

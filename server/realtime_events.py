@@ -13,7 +13,8 @@ from .vad import VadSettings
 PATH = "/v1/realtime"
 RATE = 24000  # pcm16 at 24 kHz mono, both ways (the only format this endpoint speaks)
 CLIENT_EVENTS = {"session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
-                 "input_audio_buffer.clear", "response.create", "response.cancel", "conversation.item.truncate"}
+                 "input_audio_buffer.clear", "response.create", "response.cancel", "conversation.item.truncate",
+                 "conversation.item.create", "conversation.item.retrieve", "conversation.item.delete"}
 # Beta clients (header `OpenAI-Beta: realtime=v1`) get the older event names.
 BETA_NAMES = {"response.output_audio.delta": "response.audio.delta",
               "response.output_audio.done": "response.audio.done",

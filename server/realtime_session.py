@@ -16,13 +16,18 @@ import json
 
 import numpy as np
 
+from antiphon.model.data import Voice
+from antiphon.model.data.sentences import speak
+
 from . import realtime_events as R
+from .realtime_conversation import Conversation, parse_user_item, user_item
 from .session import Session
 from .vad import EnergyVad, frame_rms
 
 SPEAKING_RMS = 0.01
 END_SILENCE_MS = 600
 NO_SPEECH_MS = 3000
+TEXT_VOICE = Voice("en-us", "m3", 160, 50)  # speaks a client's text items into the user channel
 HISTORY_FRAMES = 100  # agent frames kept for a response that opens late (4 s at 25 Hz)
 # what --record keeps of a Realtime session: its turns and the agent's words, not the audio deltas
 RECORDED_EVENTS = {"input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
@@ -40,10 +45,12 @@ class Response:
         self.spoke = False
         self.quiet_ms = 0.0
         self.waited_ms = 0.0
+        self.unsent_text = ""  # transcript text held back until its word is complete
+        self.input_frames = 0  # the user's frames this response answers
 
 
 class RealtimeSession(Session):
-    def __init__(self, *args, model_name: str, beta: bool, **kwargs):
+    def __init__(self, *args, model_name: str, beta: bool, num_codebooks: int = 1, **kwargs):
         super().__init__(*args, **kwargs)
         self.config = R.SessionConfig()
         self.model_name, self.beta = model_name, beta
@@ -53,8 +60,11 @@ class RealtimeSession(Session):
         self.vad = EnergyVad(self.config.vad, self.frame_ms) if self.config.vad else None
         self.history: collections.deque = collections.deque(maxlen=HISTORY_FRAMES)
         self.response: Response | None = None
-        self.items: dict[str, dict] = {}  # assistant items, for truncation
-        self.last_item: str | None = None
+        self.conversation = Conversation(self.emit, beta)
+        self.responses: dict[str, Response] = {}  # by assistant item id, for truncation
+        self.num_codebooks = num_codebooks  # audio tokens per frame, for usage
+        self.turn_start = 0  # the input frame the current user turn began at
+        self.unheard_by_vad = 0  # frames spoken from a created item: heard by the model, not turn-taking
         self.user_item = R.new_id("item")  # the user item the current buffer will become
         self.buffer_frames = 0  # frames appended since the last commit or clear
         self.speech_end_index: int | None = None
@@ -103,8 +113,33 @@ class RealtimeSession(Session):
             self.close_response("cancelled", "client_cancelled")
         elif kind == "conversation.item.truncate":
             self.truncate(event)
+        elif kind == "conversation.item.create":
+            self.create_item(event)
+        elif kind == "conversation.item.retrieve":
+            self.conversation.retrieve(event.get("item_id"))
+        elif kind == "conversation.item.delete":
+            self.conversation.delete(event.get("item_id"))
+
+    def create_item(self, event: dict) -> None:
+        """A user message the model hears: text is spoken into the user channel (espeak-ng, one
+        fixed voice), audio is played into it. Neither takes part in turn detection: as with text
+        sent to a hosted model, the client asks for the answer with response.create."""
+        item_id, content, text, pcm16 = parse_user_item(event)
+        if text is not None:
+            speech = speak(text, TEXT_VOICE, R.RATE)
+            pcm16 = (np.clip(speech / max(float(np.abs(speech).max()), 1e-6) * 0.5, -1, 1) * 32767).astype(
+                "<i2").tobytes()
+        self.unheard_by_vad = 1 << 30
+        dropped = self.push_pcm16(pcm16 + bytes(2 * self.frame_size * R.RATE // self.codec_rate))
+        self.unheard_by_vad = 0
+        if dropped:
+            raise R.RealtimeError("input_audio_buffer_overflow", "the input buffer is full; the item was cut")
+        self.speech_end_index = self.input_frames - 1  # its answer starts after it (one frame of silence)
+        self.conversation.add(user_item(item_id, content), done=True)
 
     def on_input_frame(self, frame: np.ndarray) -> None:
+        if self.unheard_by_vad:
+            return
         self.buffer_frames += 1
         if self.vad:
             self.on_vad(self.vad.push(frame))
@@ -126,11 +161,10 @@ class RealtimeSession(Session):
 
     def commit(self, end_index: int) -> None:
         item = self.user_item
-        self.emit({"type": "input_audio_buffer.committed", "item_id": item, "previous_item_id": self.last_item})
-        self.emit({"type": "conversation.item.created", "previous_item_id": self.last_item,
-                   "item": {"id": item, "object": "realtime.item", "type": "message", "role": "user",
-                            "status": "completed", "content": [{"type": "input_audio", "transcript": None}]}})
-        self.last_item, self.user_item = item, R.new_id("item")
+        self.emit({"type": "input_audio_buffer.committed", "item_id": item,
+                   "previous_item_id": self.conversation.last})
+        self.conversation.add(user_item(item, [{"type": "input_audio", "transcript": None}]), done=True)
+        self.user_item = R.new_id("item")
         self.buffer_frames = 0
         self.speech_end_index = end_index
 
@@ -141,16 +175,15 @@ class RealtimeSession(Session):
 
     def open_response(self, start_index: int) -> None:
         r = self.response = Response(start_index)
+        r.input_frames = max(start_index - self.turn_start, 0)
         self.emit({"type": "response.created", "response": {"id": r.id, "object": "realtime.response",
                    "status": "in_progress", "output": [], "output_modalities": ["audio"]}})
         self.emit({"type": "response.output_item.added", "response_id": r.id, "output_index": 0,
                    "item": self._item(r, "in_progress")})
-        self.emit({"type": "conversation.item.created", "previous_item_id": self.last_item,
-                   "item": self._item(r, "in_progress")})
+        self.conversation.add(self._item(r, "in_progress"), done=False)
         self.emit({"type": "response.content_part.added", "response_id": r.id, "item_id": r.item_id,
                    "output_index": 0, "content_index": 0, "part": {"type": "audio", "transcript": ""}})
-        self.last_item = r.item_id
-        self.items[r.item_id] = {"response": r}
+        self.responses[r.item_id] = r
         for input_index, pcm16, rms, text in list(self.history):  # what the model already said
             if self.response is not r:  # it may already be over
                 break
@@ -160,14 +193,30 @@ class RealtimeSession(Session):
     def close_response(self, status: str, reason: str | None = None) -> None:
         r, self.response = self.response, None
         ids = {"response_id": r.id, "item_id": r.item_id, "output_index": 0, "content_index": 0}
+        if r.unsent_text:
+            self.emit({"type": "response.output_audio_transcript.delta", **ids, "delta": r.unsent_text})
+            r.unsent_text = ""
+        self.turn_start = max(self.consumed_frames, r.start_index)
         self.emit({"type": "response.output_audio.done", **ids})
         self.emit({"type": "response.output_audio_transcript.done", **ids, "transcript": r.transcript})
         self.emit({"type": "response.content_part.done", **ids, "part": {"type": "audio", "transcript": r.transcript}})
         item = self._item(r, "completed" if status == "completed" else "incomplete")
         self.emit({"type": "response.output_item.done", "response_id": r.id, "output_index": 0, "item": item})
+        self.conversation.done(item)
         details = {"type": status, "reason": reason} if reason else None
         self.emit({"type": "response.done", "response": {"id": r.id, "object": "realtime.response", "status": status,
-                   "status_details": details, "output": [item], "output_modalities": ["audio"]}})
+                   "status_details": details, "output": [item], "output_modalities": ["audio"],
+                   "usage": self._usage(r)}})
+
+    def _usage(self, r: Response) -> dict:
+        """Tokens as this model counts them: each 40 ms frame is num_codebooks audio tokens (the
+        user's it heard for this turn, the agent's it said), and each transcript byte a text token."""
+        heard = r.input_frames * self.num_codebooks
+        said = round(r.audio_ms / self.frame_ms) * self.num_codebooks
+        text = len(r.transcript.encode())
+        return {"total_tokens": heard + said + text, "input_tokens": heard, "output_tokens": said + text,
+                "input_token_details": {"audio_tokens": heard, "text_tokens": 0, "cached_tokens": 0},
+                "output_token_details": {"audio_tokens": said, "text_tokens": text}}
 
     def stream(self, pcm16: bytes, rms: float, text: str) -> None:
         """One agent frame into the open response (leading silence is skipped)."""
@@ -184,7 +233,10 @@ class RealtimeSession(Session):
         if text:
             r.transcript += text
             r.frames_text.append((r.audio_ms, text))
-            self.emit({"type": "response.output_audio_transcript.delta", **ids, "delta": text})
+            r.unsent_text += text
+            if r.unsent_text.endswith(" "):  # a delta per word, as hosted models send them
+                self.emit({"type": "response.output_audio_transcript.delta", **ids, "delta": r.unsent_text})
+                r.unsent_text = ""
         r.audio_ms += self.frame_ms
         r.quiet_ms = 0.0 if speaking else r.quiet_ms + self.frame_ms
         if r.quiet_ms >= END_SILENCE_MS:
@@ -192,13 +244,13 @@ class RealtimeSession(Session):
 
     def truncate(self, event: dict) -> None:
         item_id = event.get("item_id")
-        if not isinstance(item_id, str) or item_id not in self.items:
+        if not isinstance(item_id, str) or item_id not in self.responses:
             raise R.RealtimeError("item_truncate_invalid_item_id", f"no assistant audio item {item_id!r}", "item_id")
         if event.get("content_index", 0) != 0:
             raise R.RealtimeError("invalid_value", "`content_index` must be 0 (one audio part per item)",
                                   "content_index")
         end = event.get("audio_end_ms")
-        r = self.items[item_id]["response"]
+        r = self.responses[item_id]
         if isinstance(end, bool) or not isinstance(end, int) or end < 0 or end > r.audio_ms + 1:
             raise R.RealtimeError("invalid_value", f"`audio_end_ms` must be an integer in [0, {int(r.audio_ms)}] "
                                   "(the audio sent for this item)", "audio_end_ms")

@@ -1,5 +1,7 @@
 """The bundle writer, and the bundled agent itself when this checkout has one."""
 import asyncio
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -157,3 +159,31 @@ def test_bundled_agent_answers_one_question_after_another_in_one_session():
     heard = [judge.hear(r["answer_audio"], r["rate"]) for r in results]
     assert sum(h == q["expected"] for q, h in zip(asked, heard)) >= 2, heard
     assert len(set(heard)) == 3, heard
+
+
+@needs_bundle
+def test_talk_with_a_file_records_the_whole_answer(tmp_path):
+    """`antiphon talk --input q.wav --output a.wav` sends silence after the file until the agent's
+    answer is over: the answer is heard whole, and the recording ends soon after it."""
+    import soundfile as sf
+
+    from antiphon.harness.eval import questions
+    from antiphon.harness.judge import AnswerJudge
+    from antiphon.harness.spawn import ServerProcess
+    from antiphon.model.data import all_answers
+
+    q = next(q for q in questions(16000, 640, per_intent=1, seed=0, paraphrases="train") if q["intent"] == "name")
+    wav_in, wav_out = tmp_path / "q.wav", tmp_path / "a.wav"
+    sf.write(wav_in, q["audio"][: q["speech"][1] + 1600], 16000)  # the question and 0.1 s: no room to answer
+    server = ServerProcess()
+    try:
+        done = subprocess.run([sys.executable, "-m", "antiphon.cli", "talk", "--url", server.url, "--input",
+                               str(wav_in), "--output", str(wav_out)], capture_output=True, text=True, timeout=120)
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    assert " ms" in done.stdout and "-- ms" not in done.stdout.split("\r")[-1]  # latency shown in file mode
+    answer, rate = sf.read(wav_out, dtype="float32")
+    after = answer[q["speech"][1]:]
+    assert AnswerJudge(all_answers()).hear(after, rate) == "my name is antiphon"
+    assert len(answer) / rate < len(q["audio"][: q["speech"][1]]) / rate + 6  # it stopped once the answer was over

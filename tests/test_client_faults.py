@@ -4,19 +4,17 @@ engine still serves afterwards."""
 import asyncio
 import json
 import os
-import socket
 import urllib.request
 
 import numpy as np
 import psutil
 import pytest
 from websockets.asyncio.client import connect
-from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
-from websockets.uri import parse_uri
 
 from antiphon.client.connection import AntiphonClient, AntiphonError, stream_file
 from antiphon.model import SamplingSettings
+from antiphon.harness.raw_client import open_raw
 from antiphon.server import protocol as P
 from antiphon.server.outbox import MAX_PENDING_BYTES
 from tests.conftest import speech_like
@@ -93,15 +91,7 @@ def flood_without_reading(port: int, messages: int, audio: bool = False) -> tupl
     """A raw-socket WebSocket client (websockets' sans-I/O protocol) that sends `messages` pings (and
     audio) and never reads past the handshake, until sending stalls. Returns how many it sent before
     the server stopped taking them, and what was waiting for it then."""
-    proto = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/ws"))
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    proto.send_request(proto.connect())
-    sock.sendall(b"".join(proto.data_to_send()))
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    proto.receive_data(head)
+    sock, proto = open_raw(port)
     sock.settimeout(2)  # a server that stopped reading us blocks sendall
     ping = json.dumps({"type": "ping", "id": "x" * P.MAX_PING_ID_CHARS}).encode()
     sent = 0

@@ -42,11 +42,16 @@ def align(pcm: np.ndarray, rate: int, text: str) -> list[tuple[str, int, int]]:
     return [(w, max(int(a * scale - lead), 0), min(int((b + 1) * scale - lead), len(pcm))) for w, a, b in words]
 
 
-def render_sentence(text: str, voice: Voice, rate: int) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
-    """`text` spoken whole in `voice` (float32 mono at `rate`, silence trimmed) and its word spans."""
+def speak(text: str, voice: Voice, rate: int) -> np.ndarray:
+    """`text` spoken whole in `voice`: float32 mono at `rate`, silence trimmed."""
     out = subprocess.run([espeak_binary(), "-v", voice.spec, "-s", str(voice.speed), "-p", str(voice.pitch),
-                          "--stdout", text], capture_output=True, check=True)
+                          "--stdout", "--", text], capture_output=True, check=True)
     pcm, sr = soundfile.read(io.BytesIO(out.stdout), dtype="float32")
     pcm = _trim(pcm, sr)
-    pcm = soxr.resample(pcm, sr, rate).astype(np.float32) if sr != rate else pcm
+    return soxr.resample(pcm, sr, rate).astype(np.float32) if sr != rate else pcm
+
+
+def render_sentence(text: str, voice: Voice, rate: int) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+    """`text` spoken whole in `voice` and its word spans [(word, start, end)] in samples."""
+    pcm = speak(text, voice, rate)
     return pcm, align(pcm, rate, text)
