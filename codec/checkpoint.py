@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .architecture import CONFIGS, PRETRAINED_FILES, CodecConfig, CodecModules, build_modules
+from antiphon.common.atomic import write_atomically
 
 FORMAT = "antiphon-codec"
 FORMAT_VERSION = 1
@@ -22,12 +23,8 @@ def write_checkpoint(path, state_dict: dict, meta: dict, dtype: torch.dtype = to
     path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
                for k, v in state_dict.items()}
-    tmp = path / "model.safetensors.tmp"
-    save_file(tensors, str(tmp))
-    os.replace(tmp, path / "model.safetensors")
-    tmp = path / "config.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, path / "config.json")
+    write_atomically(path / "model.safetensors", lambda tmp: save_file(tensors, str(tmp)))
+    write_atomically(path / "config.json", lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))
     return path
 
 

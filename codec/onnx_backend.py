@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
+from antiphon.common.atomic import write_atomically
+from antiphon.common.paths import cache_root
 
 
 class _StepModule(nn.Module):
@@ -24,7 +25,7 @@ class _StepModule(nn.Module):
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("ANTIPHON_CACHE", Path.home() / ".cache" / "antiphon")) / "onnx"
+    return cache_root() / "onnx"
 
 
 def _fingerprint(runner) -> str:
@@ -57,13 +58,13 @@ def export(torch_runner, which: str, path: Path) -> Path:
     axes = {n: {0: "batch"} for n in names_in[1:] + names_out[1:]}
     axes.update({"x": {0: "batch", 2: "time"}, "y": {0: "batch", 2: "time"}})
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")  # servers may export the same codec at once
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, (x, *states), str(tmp), input_names=names_in, output_names=names_out,
-                          dynamic_axes=axes, opset_version=17, dynamo=False)
-    os.replace(tmp, path)
-    return path
+
+    def write(tmp):  # servers may export the same codec at once
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, (x, *states), str(tmp), input_names=names_in, output_names=names_out,
+                              dynamic_axes=axes, opset_version=17, dynamo=False)
+    return write_atomically(path, write)
 
 
 def providers(device: torch.device) -> list[str]:

@@ -12,7 +12,6 @@ step sees after its write, without copying the cache inside the graph.
 from __future__ import annotations
 
 import hashlib
-import os
 import warnings
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from antiphon.codec.onnx_backend import cache_dir, session_options
 from antiphon.kernels import reference
 
 from .transformer import rotary
+from antiphon.common.atomic import write_atomically
 
 GRAPH_VERSION = 3  # bump when the exported graph changes, so cached exports are not reused
 
@@ -74,15 +74,15 @@ def export(model, path: Path) -> Path:
     names_out = ["text_logits", "audio_logits", "k_new", "v_new"]
     axes = {n: {0: "batch"} for n in names_in + names_out}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
     graph = _StepGraph(model).float().cpu().eval()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(graph, (tokens, pos, cache_pos, cos, sin, *[cache] * (2 * L)), str(tmp),
-                          input_names=names_in, output_names=names_out, dynamic_axes=axes,
-                          opset_version=17, dynamo=False)
-    os.replace(tmp, path)
-    return path
+
+    def write(tmp):
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(graph, (tokens, pos, cache_pos, cos, sin, *[cache] * (2 * L)), str(tmp),
+                              input_names=names_in, output_names=names_out, dynamic_axes=axes,
+                              opset_version=17, dynamo=False)
+    return write_atomically(path, write)
 
 
 class OnnxStep:

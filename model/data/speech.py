@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import soxr
+from antiphon.common.atomic import write_atomically
+from antiphon.common.paths import cache_root
 
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",
            "en-us-nyc")
@@ -91,7 +93,7 @@ def render_word(word: str, voice: Voice, rate: int) -> np.ndarray:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("ANTIPHON_CACHE", Path.home() / ".cache" / "antiphon")) / "speech"
+    return cache_root() / "speech"
 
 
 class WordBank:
@@ -117,9 +119,7 @@ class WordBank:
             with ThreadPoolExecutor(os.cpu_count()) as pool:  # each word is its own espeak-ng process
                 bank = dict(zip(words, pool.map(lambda w: render_word(w, voice, self.rate), words)))
             file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = file.with_suffix(f".tmp{os.getpid()}.npz")  # processes may render the same voice at once
-            np.savez(tmp, **bank)
-            os.replace(tmp, file)
+            write_atomically(file, lambda tmp: np.savez(tmp, **bank))  # processes may render one voice at once
         self._voices[voice] = bank
         return bank
 

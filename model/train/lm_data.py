@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 import random
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from tqdm import tqdm
 from ..data import TokenBank, UtteranceMaker, all_answers, assemble, sample_exchange, user_voices
 from ..data.augment import augment, tape_speed
 from ..layout import IGNORE
+from antiphon.common.atomic import write_atomically
 
 DATA_VERSION = 6  # bump when the utterances change
 LEAD = 6  # frames of silence encoded before an utterance: the encoder has settled after 5
@@ -76,9 +76,7 @@ def encode_utterances(encode: Float32Encoder, pcms: list[np.ndarray], shifts: li
 
 
 def _save(obj, file: Path) -> None:
-    tmp = file.with_suffix(f".tmp{os.getpid()}")  # ranks may write the same shard at once
-    torch.save(obj, tmp)
-    os.replace(tmp, file)
+    write_atomically(file, lambda tmp: torch.save(obj, tmp))  # ranks may write the same shard at once
 
 
 def _draw_questions(rng: random.Random, maker: UtteranceMaker, voice, split: str, count: int, fs: int,

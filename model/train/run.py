@@ -14,8 +14,10 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from antiphon.common.atomic import write_atomically
+from antiphon.common.paths import cache_root
 
-RUNS = Path(os.environ.get("ANTIPHON_CACHE", Path.home() / ".cache" / "antiphon")) / "runs"
+RUNS = cache_root() / "runs"
 
 
 def distributed() -> tuple[int, int]:
@@ -103,9 +105,7 @@ class TrainRun:
             return
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                  "torch_rng": torch.get_rng_state(), "settings": self.settings}
-        tmp = self.ckpt.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.ckpt)
+        write_atomically(self.ckpt, lambda tmp: torch.save(state, tmp))
 
     def log(self, step: int, **values) -> None:
         if self.main:
@@ -165,9 +165,7 @@ class Clock:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
 def all_ranks_equal(model: torch.nn.Module) -> bool:
