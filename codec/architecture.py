@@ -49,7 +49,7 @@ class CodecConfig:
     num_codebooks: int  # how many codebooks are used by default
     n_residual_layers: int = 1
     # The decoder's own width (None: n_filters). In serving the decoder only voices the agent, and a
-    # wider one there is what lets the judge hear answers the 16-filter one blurs (docs/benchmarks.md).
+    # wider one there is what lets the judge hear answers the 16-filter one blurs (docs/history.md).
     decoder_filters: int | None = None
 
     @property

@@ -8,8 +8,7 @@ fixed clock (up to a whole frame: that wait was most of the frame latency). Arou
 The schedule follows the clients' phase: at once when their frames come later than it, by DRIFT a
 tick when earlier, so that a message carrying two frames cannot pull the clock ahead of the next.
 A tick started by the clock keeps the schedule: after a stall the ticks run back to back until the
-engine is on time again, or every session's input would queue up for good (a 10-minute soak lost 31
-ticks this way and ended with 1.6 s of latency). Only beyond the input buffer (MAX_CATCH_UP_S) is the
+engine is on time again, or every session's input would queue up for good. Only beyond the input buffer (MAX_CATCH_UP_S) is the
 schedule restarted: that audio has been dropped anyway.
 """
 from __future__ import annotations

@@ -18,9 +18,7 @@ def at_judge_rate(pcm: np.ndarray, rate: int) -> np.ndarray:
 def voiced_span(pcm: np.ndarray) -> np.ndarray:
     """`pcm` (at RATE) from MARGIN before its first voiced window to MARGIN after its last. The
     served agent's answer comes with seconds of the codec's decoded silence around it, which is not
-    digital silence: given 1.5 s of it either side, the recognizer heard 27 of the 62 answers
-    through the bundled codec, and 55 cut out so (level and margin chosen on those, with no model in
-    the loop: docs/benchmarks.md, session 10)."""
+    digital silence, and the recognizer misses half the answers inside it (docs/history.md)."""
     n = len(pcm) // WINDOW
     if n == 0:
         return pcm
@@ -48,10 +46,8 @@ class AnswerJudge:
 
         self.answers = sorted(set(answers))
         # topn 16 (pocketsphinx's default is 4) scores each frame against more of its Gaussians, and the
-        # grammar's one Viterbi pass is kept as it is, without the flat-lexicon pass and the lattice
-        # rescoring after it. Chosen with no model in the loop, on every answer in the agent's voice
-        # (62) and through the bundled codec at four offsets within its frames (248): heard 55 and
-        # 221 with the defaults, 60 and 229 so (docs/benchmarks.md, session 11).
+        # grammar's one Viterbi pass is kept without the flat-lexicon pass and lattice rescoring: the
+        # settings that hear the most answers with no model in the loop (docs/history.md).
         self.decoder = Decoder(Config(samprate=RATE, lm=None, loglevel="FATAL", topn=16, fwdflat=False,
                                       bestpath=False))
         missing = sorted({w for a in self.answers for w in a.split() if self.decoder.lookup_word(w) is None})

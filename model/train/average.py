@@ -1,10 +1,9 @@
 """`antiphon train average`: one model whose weights are the mean of several (a "model soup").
 
 Runs fine-tuned from one checkpoint with other seeds and regularizers stay in one basin of the loss,
-where their mean is a model too. In session 11 the mean of the bundle and 13 runs from it answered 7
-points more held-out questions teacher-forced than the bundle, and served, as many over 260
-questions (docs/benchmarks.md). Runs from other starting points do not average into a model, and
-the shape check here cannot tell: average only runs that share an --init.
+where their mean is a model too (what it gained is in docs/history.md). Runs from other starting
+points do not average into a model, and the shape check here cannot tell: average only runs that
+share an --init.
 """
 from __future__ import annotations
 

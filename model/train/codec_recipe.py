@@ -17,7 +17,7 @@ is logged every `eval_every` steps: the loss alone says little about intelligibi
 encoder and codebooks stay as they are, so the tokens a language model was trained on keep their
 meaning, and the decoder, which in serving only ever voices the agent, spends all its capacity on
 that one voice. A small codec that is barely intelligible over all voices becomes much clearer on
-the agent's (docs/benchmarks.md). With `decoder_filters` wider than the codec's, the decoder starts
+the agent's (docs/history.md). With `decoder_filters` wider than the codec's, the decoder starts
 from random weights (there is no narrower one to start from) and only the encoder and codebooks
 come from `init`.
 

@@ -150,8 +150,7 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
 def noisy_user(user: torch.Tensor, p: float, cardinality: int, rng: random.Random) -> torch.Tensor:
     """The user's codes, each replaced by a random code with probability `p`. The bank holds each
     rendered question once, and a model trained on it learns the token sequences of its questions
-    by heart rather than their words (the same voices asking new questions scored 24-55% where the
-    training questions scored all but perfectly); with noise no question arrives twice the same."""
+    by heart rather than their words (docs/history.md); with noise no question arrives twice the same."""
     if p <= 0:
         return user
     gen = torch.Generator().manual_seed(rng.randrange(2**62))
