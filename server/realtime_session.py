@@ -28,7 +28,7 @@ SPEAKING_RMS = 0.01
 END_SILENCE_MS = 600
 NO_SPEECH_MS = 3000
 TEXT_VOICE = Voice("en-us", "m3", 160, 50)  # speaks a client's text items into the user channel
-HISTORY_FRAMES = 100  # agent frames kept for a response that opens late (4 s at 25 Hz)
+HISTORY_FRAMES = 250  # agent frames kept for a response that opens late (10 s at 25 Hz; 0.5 MB)
 # what --record keeps of a Realtime session: its turns and the agent's words, not the audio deltas
 RECORDED_EVENTS = {"input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
                    "input_audio_buffer.committed", "response.created", "response.done",
@@ -65,6 +65,7 @@ class RealtimeSession(Session):
         self.num_codebooks = num_codebooks  # audio tokens per frame, for usage
         self.turn_start = 0  # the input frame the current user turn began at
         self.unheard_by_vad = 0  # frames spoken from a created item: heard by the model, not turn-taking
+        self.last_voiced: int | None = None  # the newest voiced input frame since the last commit
         self.user_item = R.new_id("item")  # the user item the current buffer will become
         self.buffer_frames = 0  # frames appended since the last commit or clear
         self.speech_end_index: int | None = None
@@ -96,10 +97,13 @@ class RealtimeSession(Session):
         elif kind == "input_audio_buffer.commit":
             if self.buffer_frames == 0:
                 raise R.RealtimeError("input_audio_buffer_commit_empty", "the input audio buffer is empty")
-            self.commit(self.input_frames)
+            # push-to-talk: the turn ended with its last voiced frame, not when the button was let go;
+            # the model may have answered since, and the response shows that answer from the start
+            end = self.last_voiced + 1 if self.last_voiced is not None else self.input_frames
+            self.commit(min(end, self.input_frames))
         elif kind == "input_audio_buffer.clear":
             self.frames.clear()
-            self.buffer_frames = 0
+            self.buffer_frames, self.last_voiced = 0, None
             self.emit({"type": "input_audio_buffer.cleared"})
         elif kind == "response.create":
             if self.response:
@@ -141,6 +145,8 @@ class RealtimeSession(Session):
         if self.unheard_by_vad:
             return
         self.buffer_frames += 1
+        if frame_rms(frame) > SPEAKING_RMS:
+            self.last_voiced = self.input_frames - 1
         if self.vad:
             self.on_vad(self.vad.push(frame))
 
@@ -165,7 +171,7 @@ class RealtimeSession(Session):
                    "previous_item_id": self.conversation.last})
         self.conversation.add(user_item(item, [{"type": "input_audio", "transcript": None}]), done=True)
         self.user_item = R.new_id("item")
-        self.buffer_frames = 0
+        self.buffer_frames, self.last_voiced = 0, None
         self.speech_end_index = end_index
 
     # ---- responses ----

@@ -98,9 +98,16 @@ async def test_transcript_deltas_are_whole_words(server_factory):
     assert all(" " not in d.rstrip(" ") for d in deltas)  # one word each
 
 
-async def test_the_bundled_agent_answers_a_text_item(tmp_path):
+async def test_the_bundled_agent_answers_a_text_item_and_a_late_push_to_talk_commit(tmp_path):
+    """A text item, then spoken audio committed 3 s after the speech ended (push-to-talk let go
+    late): each response holds the answer, though the model began it before the response opened."""
     from antiphon.harness.spawn import ServerProcess
+    from antiphon.model.data.sentences import speak
+    from antiphon.model.data import Voice
 
+    speech = speak("thank you", Voice("en-us", "m3", 160, 50), RATE)
+    pcm = (np.concatenate([np.zeros(RATE // 2), speech / np.abs(speech).max() * 0.5, np.zeros(3 * RATE)])
+           * 32767).astype("<i2").tobytes()
     server = ServerProcess()
     try:
         async with connect(server.port) as conn:
@@ -111,7 +118,14 @@ async def test_the_bundled_agent_answers_a_text_item(tmp_path):
             await until(conn, "conversation.item.done")
             await asyncio.sleep(1.5)  # the answer may begin before the response opens: none of it is lost
             await conn.response.create()
-            done = await until(conn, "response.done", timeout=30)
+            first = await until(conn, "response.done", timeout=30)
+            for i in range(0, len(pcm), 9600):  # in real time: 0.2 s per append
+                await conn.input_audio_buffer.append(audio=base64.b64encode(pcm[i:i + 9600]).decode())
+                await asyncio.sleep(0.2)
+            await conn.input_audio_buffer.commit()
+            await conn.response.create()
+            second = await until(conn, "response.done", timeout=30)
     finally:
         server.stop()
-    assert done.response.output[0].content[0].transcript.strip() == "my name is antiphon"
+    assert first.response.output[0].content[0].transcript.strip() == "my name is antiphon"
+    assert second.response.output[0].content[0].transcript.strip() == "you are welcome"
