@@ -27,7 +27,7 @@ QUESTIONS = ["what is seven plus five", "hello, how are you", "what is your name
 def add_arguments(p):
     p.add_argument("--url", default=None, help="bench a running server instead of spawning one")
     p.add_argument("--spawn", action="store_true", help="spawn servers (the default without --url)")
-    p.add_argument("--model", default="random:small")
+    p.add_argument("--model", default="bundled", help="the served model (default: the bundled agent; random:<config>)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--codec-backend", choices=BACKENDS, default="auto", help="as for antiphon serve")
     p.add_argument("--model-backend", choices=BACKENDS, default="auto", help="as for antiphon serve")
