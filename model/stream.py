@@ -50,6 +50,16 @@ class RingCache:
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in (self.k_all, self.v_all, self.pos_of_entry, self.pos))
 
+    def prefix(self, n: int) -> "RingCache":
+        """The first n slots as a cache of their own, sharing this one's memory: a step on it
+        updates these slots in place and leaves the others untouched."""
+        view = object.__new__(RingCache)
+        view.k_all, view.v_all = self.k_all[:, :n], self.v_all[:, :n]
+        view.k, view.v = list(view.k_all.unbind(0)), list(view.v_all.unbind(0))
+        view.pos_of_entry, view.pos, view.context = self.pos_of_entry[:n], self.pos[:n], self.context
+        view._rows, view.active = self._rows[:n], self.active[:n]
+        return view
+
 
 class ModelStream:
     """`step(user_codes [B,K], active [B])` -> (agent codes [B,K], text tokens [B]) for the
@@ -109,17 +119,24 @@ class ModelStream:
 
     @torch.no_grad()
     def step(self, user_codes: torch.Tensor, active: torch.Tensor | None = None):
+        """Only the slots up to the last active one are computed (the engine fills the lowest free
+        slot first, so with few sessions this is a few rows, not batch_size)."""
         active = self._check(user_codes, active)
         user_codes = user_codes.to(self.device)
+        live = torch.nonzero(active)
+        n = int(live[-1]) + 1 if live.numel() else 1
         tokens = torch.cat([self._prev_text[:, None], self._prev_agent, user_codes], dim=1)
         self.last_tokens = tokens
-        self.cache.begin_step(active)
-        text_logits, audio_logits = (self.model.step_runner or self.model.step)(tokens, self.cache)
-        self.cache.end_step()
-        self.last_logits = (text_logits, audio_logits)
-        s = self._settings
-        text = sample(text_logits, s["text_temperature"], s["text_top_k"], s["text_top_p"], self.generator)
-        agent = sample(audio_logits, s["audio_temperature"], s["audio_top_k"], s["audio_top_p"], self.generator)
+        cache = self.cache if n == self.batch_size else self.cache.prefix(n)
+        cache.begin_step(active[:n])
+        text_logits, audio_logits = (self.model.step_runner or self.model.step)(tokens[:n], cache)
+        cache.end_step()
+        self.last_logits = tuple(self._padded(x) for x in (text_logits, audio_logits))
+        s = {k: v[:n] for k, v in self._settings.items()}
+        text = self._prev_text.clone()
+        agent = self._prev_agent.clone()
+        text[:n] = sample(text_logits, s["text_temperature"], s["text_top_k"], s["text_top_p"], self.generator)
+        agent[:n] = sample(audio_logits, s["audio_temperature"], s["audio_top_k"], s["audio_top_p"], self.generator)
         # Inside its delay a codebook has no token yet (the model was trained to expect NONE there).
         pos = self.cache.pos - 1  # position just computed (for active slots)
         agent = torch.where(pos[:, None] < self._delays[None], torch.full_like(agent, self.cfg.cardinality), agent)
@@ -129,6 +146,14 @@ class ModelStream:
         self._hist = torch.where(a[:, :, None], torch.cat([self._hist[:, 1:], agent[:, None]], 1), self._hist)
         self._text_hist = torch.where(a, torch.cat([self._text_hist[:, 1:], text[:, None]], 1), self._text_hist)
         return self._aligned(active)
+
+    def _padded(self, x: torch.Tensor) -> torch.Tensor:
+        """Rows of the computed prefix, as a [batch_size, ...] tensor (zeros beyond it)."""
+        if x.shape[0] == self.batch_size:
+            return x
+        out = x.new_zeros((self.batch_size, *x.shape[1:]))
+        out[: x.shape[0]] = x
+        return out
 
     def _aligned(self, active):
         D = self.max_delay
