@@ -11,6 +11,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from antiphon.common import wire as P
 
+from .pacing import send_frames
+
 
 class AntiphonError(RuntimeError):
     """A failure a user can act on, in words."""
@@ -144,22 +146,22 @@ async def stream_file(client: AntiphonClient, audio: np.ndarray, realtime: bool 
     if frames and len(frames[-1]) < n:
         frames[-1] = np.pad(frames[-1], (0, n - len(frames[-1])))
     tail = int(round(tail_seconds * client.hello["sample_rate"] / client.hello["frame_size"]))
-    period = client.hello["frame_ms"] / 1000
     out, events = [], []
     state = {"sent": 0, "spoke": False, "quiet": 0, "over": False}
     silence = np.zeros(n, dtype=np.float32)
 
+    def next_frame(i):
+        if i >= len(frames) + tail or (until_answered and state["over"]):
+            return None
+        return frames[i] if i < len(frames) else silence
+
+    def sent(i, t):
+        state["sent"] = i + 1
+        if on_sent:
+            on_sent(i, t)
+
     async def sender():
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        while state["sent"] < len(frames) + tail and not (until_answered and state["over"]):
-            i = state["sent"]
-            if realtime:
-                await asyncio.sleep(max(0.0, start + i * period - loop.time()))
-            await client.send_audio(frames[i] if i < len(frames) else silence)
-            if on_sent:
-                on_sent(i, loop.time())
-            state["sent"] += 1
+        await send_frames(client, next_frame, realtime=realtime, on_sent=sent)
 
     task = asyncio.create_task(sender())
     try:

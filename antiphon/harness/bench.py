@@ -18,6 +18,7 @@ from antiphon.server.serve import BACKENDS, resolve_backend
 
 from .bench_stats import frame_latencies, is_realtime, max_realtime, percentiles, response_latency
 from antiphon.client.connection import AntiphonClient, pcm16_to_float
+from antiphon.client.pacing import send_frames
 from .spawn import ServerProcess
 
 QUESTIONS = ["what is seven plus five", "hello, how are you", "what is your name", "count to four",
@@ -96,11 +97,9 @@ async def one_user(url, questions, seconds, seed):
     start = loop.time()
     total = len(audio) // n
 
-    async def send():
-        for i in range(total):
-            await asyncio.sleep(max(0.0, start + (i + 1) * period - loop.time()))
-            await client.send_audio(audio[i * n:(i + 1) * n])
-            sent_at[i] = loop.time()
+    async def send():  # frame i at start + (i + 1) periods: its samples have been "spoken" by then
+        await send_frames(client, lambda i: audio[i * n:(i + 1) * n] if i < total else None,
+                          start=start + period, on_sent=sent_at.__setitem__)
 
     task = asyncio.create_task(send())
     pending_mark = None

@@ -12,6 +12,7 @@ import numpy as np
 from antiphon.model.data import UtteranceMaker, Voice
 
 from antiphon.client.connection import AntiphonClient, pcm16_to_float
+from antiphon.client.pacing import send_frames
 
 SPEECH_RMS = 0.01  # an output frame above this is the agent speaking
 LEAD_S, TAIL_S = 0.6, 4.0  # silence before the user first speaks, and time left for an answer
@@ -87,16 +88,11 @@ async def converse(url: str, next_frame: Callable[[int, int], np.ndarray | None]
     rec = Recording(client.sample_rate, client.frame_samples, client.hello["frame_ms"] / 1000)
     loop = asyncio.get_running_loop()
 
+    def sent(i, t):
+        rec.sent_at[i], rec.sent = t, i + 1
+
     async def send():
-        start = loop.time()
-        while True:
-            await asyncio.sleep(max(0.0, start + (rec.sent - ahead) * rec.period - loop.time()))
-            pcm = next_frame(rec.sent, rec.frame)
-            if pcm is None:
-                return
-            await client.send_audio(pcm)
-            rec.sent_at[rec.sent] = loop.time()
-            rec.sent += 1
+        await send_frames(client, lambda i: next_frame(i, rec.frame), ahead=ahead, on_sent=sent)
 
     task = asyncio.create_task(send())
     index, latest = None, -1
