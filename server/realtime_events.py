@@ -117,6 +117,7 @@ class SessionConfig:
 
     def __init__(self):
         self.vad: VadSettings | None = VadSettings()
+        self.vad_type = "server_vad"
         self.create_response = True
         self.interrupt_response = True
         self.instructions = ""
@@ -146,9 +147,12 @@ class SessionConfig:
         if td is None:
             self.vad = None
             return
-        if not isinstance(td, dict) or td.get("type") != "server_vad":
-            raise RealtimeError("unsupported_turn_detection", "turn_detection must be null or "
-                                "{\"type\": \"server_vad\", ...} (semantic_vad is not supported)", param)
+        if not isinstance(td, dict) or td.get("type") not in ("server_vad", "semantic_vad"):
+            raise RealtimeError("unsupported_turn_detection", "turn_detection must be null, "
+                                "{\"type\": \"server_vad\", ...} or {\"type\": \"semantic_vad\", ...}", param)
+        # semantic_vad: the full-duplex model already answers when a question is complete; its turn
+        # events come from the same energy VAD, with the eagerness accepted and not used
+        self.vad_type = td["type"]
         vad = VadSettings()
         if "threshold" in td:
             t = td["threshold"]
@@ -169,7 +173,7 @@ class SessionConfig:
     def describe(self, session_id: str, model: str) -> dict:
         vad = self.vad
         td = None if vad is None else {
-            "type": "server_vad", "threshold": vad.threshold, "prefix_padding_ms": vad.prefix_padding_ms,
+            "type": self.vad_type, "threshold": vad.threshold, "prefix_padding_ms": vad.prefix_padding_ms,
             "silence_duration_ms": vad.silence_duration_ms, "create_response": self.create_response,
             "interrupt_response": self.interrupt_response}
         fmt = {"type": "audio/pcm", "rate": RATE}

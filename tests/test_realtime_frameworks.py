@@ -1,0 +1,62 @@
+"""Voice-agent frameworks written elsewhere against /v1/realtime, with the bundled agent answering:
+openai-agents' RealtimeRunner (it validates every server event against the SDK's GA types)."""
+import asyncio
+
+import numpy as np
+import pytest
+
+from antiphon.model.data import Voice
+from antiphon.model.data.sentences import speak
+
+RATE = 24000
+
+agents = pytest.importorskip("agents.realtime", reason="openai-agents is in the dev extra")
+
+
+def question_pcm16(text: str) -> bytes:
+    speech = speak(text, Voice("en-us", "m3", 160, 50), RATE)
+    pcm = np.concatenate([np.zeros(RATE // 2), speech / np.abs(speech).max() * 0.5, np.zeros(2 * RATE)])
+    return (pcm * 32767).astype("<i2").tobytes()
+
+
+async def test_openai_agents_realtime_runner_gets_a_spoken_answer_in_five_turns():
+    from agents.realtime import RealtimeAgent, RealtimeRunner
+
+    from antiphon.harness.spawn import ServerProcess
+
+    server = ServerProcess()
+    errors, audio, transcripts = [], [], []
+    try:
+        runner = RealtimeRunner(RealtimeAgent(name="antiphon", instructions="answer"))
+        session = await runner.run(model_config={"url": f"ws://127.0.0.1:{server.port}/v1/realtime?model=antiphon",
+                                                 "api_key": "x"})
+        async with session:
+            for text in ["what is your name", "thank you", "how are you", "goodbye", "hello"]:
+                pcm = question_pcm16(text)
+                chunks = [pcm[i:i + 9600] for i in range(0, len(pcm), 9600)]  # 0.2 s each, in real time
+                got = len(audio)
+
+                async def feed():
+                    for chunk in chunks:
+                        await session.send_audio(chunk)
+                        await asyncio.sleep(0.2)
+                feeder = asyncio.create_task(feed())
+
+                async def until_answered():
+                    async for event in session:
+                        if event.type == "error":
+                            errors.append(event.error)
+                        elif event.type == "audio":
+                            audio.append(event.audio.data)
+                        elif event.type == "raw_model_event" and getattr(event.data, "type", "") == "transcript_delta":
+                            transcripts.append(event.data.delta)
+                        elif event.type == "audio_end" and len(audio) > got:
+                            return
+                await asyncio.wait_for(until_answered(), 30)
+                await feeder
+    finally:
+        server.stop()
+    assert not errors, errors
+    assert sum(len(a) for a in audio) > RATE  # more than half a second of answers came back
+    said = "".join(transcripts)
+    assert "antiphon" in said and "welcome" in said, said
