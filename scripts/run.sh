@@ -33,6 +33,13 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   touch "$stamp"
 fi
 
+# pipecat-ai brings its own onnxruntime, which would replace the project's: its test client gets a venv of its own
+if [[ "${1:-}" == test && ! -f .venv-pipecat/.installed ]]; then
+  echo "antiphon: creating .venv-pipecat for the pipecat client test" >&2
+  "$PY" -m venv .venv-pipecat && .venv-pipecat/bin/python -m pip install -q "pipecat-ai[openai]==1.14.*" \
+    && touch .venv-pipecat/.installed
+fi
+
 cmd=${1:-}; shift || true
 case "$cmd" in
   serve) exec .venv/bin/antiphon serve "$@" ;;

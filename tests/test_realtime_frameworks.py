@@ -1,6 +1,10 @@
 """Voice-agent frameworks written elsewhere against /v1/realtime, with the bundled agent answering:
-openai-agents' RealtimeRunner (it validates every server event against the SDK's GA types)."""
+openai-agents' RealtimeRunner (it validates every server event against the SDK's GA types), and
+pipecat-ai's standard OpenAI Realtime example (it stops at any error event)."""
 import asyncio
+import json
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +14,7 @@ from antiphon.model.data.sentences import speak
 
 RATE = 24000
 
-agents = pytest.importorskip("agents.realtime", reason="openai-agents is in the dev extra")
+PIPECAT_PYTHON = Path(__file__).resolve().parents[1] / ".venv-pipecat" / "bin" / "python"
 
 
 def question_pcm16(text: str) -> bytes:
@@ -20,6 +24,7 @@ def question_pcm16(text: str) -> bytes:
 
 
 async def test_openai_agents_realtime_runner_gets_a_spoken_answer_in_five_turns():
+    pytest.importorskip("agents.realtime", reason="openai-agents is in the dev extra")
     from agents.realtime import RealtimeAgent, RealtimeRunner
 
     from antiphon.harness.spawn import ServerProcess
@@ -60,3 +65,23 @@ async def test_openai_agents_realtime_runner_gets_a_spoken_answer_in_five_turns(
     assert sum(len(a) for a in audio) > RATE  # more than half a second of answers came back
     said = "".join(transcripts)
     assert "antiphon" in said and "welcome" in said, said
+
+
+@pytest.mark.skipif(not PIPECAT_PYTHON.exists(), reason="bash scripts/run.sh test makes .venv-pipecat")
+def test_pipecat_standard_example_gets_the_answer_to_its_context_message():
+    """pipecat runs in its own environment (it brings its own onnxruntime); its client script is
+    tests/clients/pipecat_client.py. Its context's user message is spoken into the user channel."""
+    from antiphon.harness.spawn import ServerProcess
+
+    server = ServerProcess()
+    try:
+        done = subprocess.run([str(PIPECAT_PYTHON), str(Path(__file__).parent / "clients" / "pipecat_client.py"),
+                               f"ws://127.0.0.1:{server.port}/v1/realtime", "what is your name"],
+                              capture_output=True, text=True, timeout=150)
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["errors"] == [] and result["responses"] == 1
+    assert result["audio_bytes"] > RATE  # more than half a second of pcm16 at 24 kHz
+    assert " ".join(result["text"].split()) == "my name is antiphon"
