@@ -31,6 +31,7 @@ def main() -> int:
     p.add_argument("--voices", type=int, default=256)
     p.add_argument("--questions", type=int, default=64)
     p.add_argument("--tape-speed", type=float, default=0.0)
+    p.add_argument("--sentences", type=float, default=0.0, help="share spoken whole (its shards must be in the bank)")
     p.add_argument("--seed", type=int, default=0, help="the run's batches, noise and dropout (the bank stays seed 0's)")
     p.add_argument("--dropout", type=float)
     p.add_argument("--user-noise", type=float)
@@ -51,7 +52,7 @@ def main() -> int:
 
     common = dict(codec=str(RUNS / a.codec_name / "codec"), voices=a.voices, questions=a.questions,
                   batch=a.batch, lr=a.lr, init=str(Path(a.init).resolve()), tape_speed=a.tape_speed,
-                  dropout=a.dropout, user_noise=a.user_noise, seed=a.seed, data_seed=0)
+                  sentences=a.sentences, dropout=a.dropout, user_noise=a.user_noise, seed=a.seed, data_seed=0)
     work = RUNS / f"gpu-{Path(a.out).name}"  # several runs may share one GPU
     shutil.rmtree(work, ignore_errors=True)
     start = time.monotonic()
