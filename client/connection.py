@@ -171,7 +171,7 @@ async def stream_file(client: AntiphonClient, audio: np.ndarray, realtime: bool 
                 on_message(msg)
             if isinstance(msg, bytes):
                 out.append(pcm16_to_float(msg))
-                loud = float(np.sqrt(np.mean(out[-1] ** 2))) > SPEAKING_RMS
+                loud = out[-1].size > 0 and float(np.sqrt(np.mean(out[-1] ** 2))) > SPEAKING_RMS  # may be empty at first
                 state["spoke"] |= loud and len(out) > 1
                 state["quiet"] = 0 if loud else state["quiet"] + 1
                 state["over"] |= state["spoke"] and state["quiet"] >= QUIET_FRAMES and len(out) >= len(frames)
