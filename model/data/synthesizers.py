@@ -3,7 +3,7 @@ espeak-ng (its held-out variants), flite's built-in voices and festival's festvo
 
 Families are kept apart by use: HELD_OUT_FAMILIES are never rendered for training or tuning (a test
 enumerates the recipe's sources to check), so they measure how the agent hears a synthesizer it
-never heard. Piper voices are not used here at all: they are kept for an outside blind test."""
+never heard."""
 from __future__ import annotations
 
 import dataclasses
