@@ -10,6 +10,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from antiphon.common import wire as P
+from antiphon.common.audio import QUIET_RUN, SPEECH_RMS, frame_rms
 
 from .pacing import send_frames
 
@@ -130,16 +131,12 @@ def pcm16_to_float(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
 
 
-SPEAKING_RMS = 0.01  # an agent frame above this is speech
-QUIET_FRAMES = 8  # quiet agent frames after speech that mean its answer is over (its gaps are 2-5)
-
-
 async def stream_file(client: AntiphonClient, audio: np.ndarray, realtime: bool = True,
                       tail_seconds: float = 0.5, on_message=None, until_answered: bool = False,
                       on_sent=None) -> tuple[np.ndarray, list[dict]]:
     """Send `audio` (float32 at the client's rate) frame by frame (in real time unless told not
     to), then silence, and collect the agent's audio: `tail_seconds` of silence, or with
-    `until_answered` until the agent has spoken and then been quiet QUIET_FRAMES frames (at most
+    `until_answered` until the agent has spoken and then been quiet QUIET_RUN frames (at most
     `tail_seconds`). `on_sent(index, time)` is told when each frame goes."""
     n = client.frame_samples
     frames = [audio[i:i + n] for i in range(0, len(audio), n)]
@@ -171,10 +168,10 @@ async def stream_file(client: AntiphonClient, audio: np.ndarray, realtime: bool 
                 on_message(msg)
             if isinstance(msg, bytes):
                 out.append(pcm16_to_float(msg))
-                loud = out[-1].size > 0 and float(np.sqrt(np.mean(out[-1] ** 2))) > SPEAKING_RMS  # may be empty at first
+                loud = frame_rms(out[-1]) > SPEECH_RMS
                 state["spoke"] |= loud and len(out) > 1
                 state["quiet"] = 0 if loud else state["quiet"] + 1
-                state["over"] |= state["spoke"] and state["quiet"] >= QUIET_FRAMES and len(out) >= len(frames)
+                state["over"] |= state["spoke"] and state["quiet"] >= QUIET_RUN and len(out) >= len(frames)
             else:
                 events.append(msg)
         await task

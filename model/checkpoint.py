@@ -35,10 +35,8 @@ def load_checkpoint(path) -> tuple[SpeechTransformer, dict]:
     load_state(model, read_weights(path, "model"), str(path / "model.safetensors"))
     if "sampling" in meta:
         try:
-            given = SamplingSettings(**meta["sampling"]).validate()
-            vocab = model.vocab_sizes()  # older checkpoints kept a top-k beyond a small vocabulary
-            model.default_sampling = dataclasses.replace(given, text_top_k=min(given.text_top_k, vocab["text"]),
-                                                         audio_top_k=min(given.audio_top_k, vocab["audio"]))
+            # older checkpoints kept a top-k beyond a small vocabulary
+            model.default_sampling = SamplingSettings(**meta["sampling"]).validate().within(model.vocab_sizes())
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path / 'config.json'}: bad sampling defaults: {e}") from None
     return model, meta

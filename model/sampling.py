@@ -18,6 +18,11 @@ class SamplingSettings:
     audio_top_k: int = 250
     audio_top_p: float = 1.0
 
+    def within(self, vocab: dict[str, int]) -> "SamplingSettings":
+        """The same settings with top_k no larger than the vocabulary (where it means no limit)."""
+        return dataclasses.replace(self, text_top_k=min(self.text_top_k, vocab["text"]),
+                                   audio_top_k=min(self.audio_top_k, vocab["audio"]))
+
     def validate(self, vocab: dict[str, int] | None = None) -> "SamplingSettings":
         """Checks every field's type and range; `vocab` ({"text": n, "audio": n}, the model's
         vocabulary sizes) bounds top_k, which a slot's int64 tensor must also be able to hold."""

@@ -127,7 +127,7 @@ class SpeechTransformer(nn.Module):
         self.register_buffer("silence_codes", torch.zeros(K, dtype=torch.long))
         self.tokenizer = ByteTokenizer()
         # a checkpoint may recommend its own; top-k never beyond the vocabulary, as a client's is checked
-        self.default_sampling = SamplingSettings(audio_top_k=min(SamplingSettings.audio_top_k, card))
+        self.default_sampling = SamplingSettings().within(self.vocab_sizes())
         self.step_runner = None  # another implementation of `step` (the ONNX Runtime one), when chosen
         self.dropout = 0.0  # on the residual branches, teacher-forced training only (a recipe setting)
         self.apply(self._init)

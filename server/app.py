@@ -128,9 +128,7 @@ class AntiphonServer:
             self.engine.leave(session)
             self.sessions.pop(session.id, None)
             self.metrics.sessions.set(len(self.sessions))
-            session.closed = True
-            if session.recorder:
-                session.recorder.close()
+            session.finish()
 
     def _wire(self, session: Session, ws: ServerConnection) -> None:
         """The session's ways out: closing its connection, and the bound on what waits for it."""
@@ -140,14 +138,13 @@ class AntiphonServer:
             except asyncio.TimeoutError:
                 ws.transport.abort()
 
-        def closer(code: int, reason: str) -> None:
-            if code == P.CLOSE_POLICY:
-                self.metrics.rejected.labels("not_reading").inc()
-            asyncio.ensure_future(close(code, reason))
-        session.closer = closer
+        def not_reading(reason: str) -> None:
+            self.metrics.rejected.labels("not_reading").inc()
+            session.close(P.CLOSE_POLICY, reason)
+        session.closer = lambda code, reason: asyncio.ensure_future(close(code, reason))
         session.outbox.max_bytes = self.max_pending_bytes
         session.outbox.transport_bytes = lambda: ws.transport.get_write_buffer_size() if ws.transport else 0
-        session.outbox.on_overflow = lambda reason: session.close(P.CLOSE_POLICY, reason)
+        session.outbox.on_overflow = not_reading
 
     def _failure_reason(self) -> str:
         return P.close_reason(f"the engine failed ({self.engine.failure}); restart the server")

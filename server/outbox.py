@@ -39,6 +39,3 @@ class Outbox:
         item = await self._queue.get()
         self.bytes -= len(item)
         return item
-
-    def empty(self) -> bool:
-        return self._queue.empty()

@@ -16,15 +16,15 @@ import json
 
 import numpy as np
 
+from antiphon.common.audio import SPEECH_RMS as SPEAKING_RMS, frame_rms
 from antiphon.model.data import Voice
 from antiphon.model.data.sentences import speak
 
 from . import realtime_events as R
 from .realtime_conversation import Conversation, parse_user_item, user_item
 from .session import Session
-from .vad import EnergyVad, frame_rms
+from .vad import EnergyVad
 
-SPEAKING_RMS = 0.01
 END_SILENCE_MS = 600
 NO_SPEECH_MS = 3000
 TEXT_VOICE = Voice("en-us", "m3", 160, 50)  # speaks a client's text items into the user channel
@@ -64,7 +64,7 @@ class RealtimeSession(Session):
         self.responses: dict[str, Response] = {}  # by assistant item id, for truncation
         self.num_codebooks = num_codebooks  # audio tokens per frame, for usage
         self.turn_start = 0  # the input frame the current user turn began at
-        self.unheard_by_vad = 0  # frames spoken from a created item: heard by the model, not turn-taking
+        self.unheard_by_vad = False  # while an item's audio is queued: heard by the model, not by turn-taking
         self.last_voiced: int | None = None  # the newest voiced input frame since the last commit
         self.user_item = R.new_id("item")  # the user item the current buffer will become
         self.buffer_frames = 0  # frames appended since the last commit or clear
@@ -133,9 +133,9 @@ class RealtimeSession(Session):
             speech = speak(text, TEXT_VOICE, R.RATE)
             pcm16 = (np.clip(speech / max(float(np.abs(speech).max()), 1e-6) * 0.5, -1, 1) * 32767).astype(
                 "<i2").tobytes()
-        self.unheard_by_vad = 1 << 30
+        self.unheard_by_vad = True
         dropped = self.push_pcm16(pcm16 + bytes(2 * self.frame_size * R.RATE // self.codec_rate))
-        self.unheard_by_vad = 0
+        self.unheard_by_vad = False
         if dropped:
             raise R.RealtimeError("input_audio_buffer_overflow", "the input buffer is full; the item was cut")
         self.speech_end_index = self.input_frames - 1  # its answer starts after it (one frame of silence)

@@ -15,8 +15,10 @@ import soxr
 
 from antiphon.model.tokenizer import ByteTokenizer
 
+from antiphon.common.audio import frame_rms
+from antiphon.common.wire import CLOSE_INTERNAL_ERROR
+
 from .outbox import Outbox
-from .vad import frame_rms
 
 
 TARGET_QUEUE = 2  # input frames allowed to wait before quiet ones are skipped
@@ -127,15 +129,20 @@ class Session:
 
     def fault(self, reason: str) -> None:
         """The engine could not serve this session: close it with 1011 and say why."""
-        self.close(1011, f"session failed: {reason}")
+        self.close(CLOSE_INTERNAL_ERROR, f"session failed: {reason}")
 
     def close(self, code: int, reason: str) -> None:
+        """The server ends the session: no more output, and its connection closed with the reason."""
         if not self.closed:
-            self.closed = True
-            if self.recorder is not None:
-                self.recorder.close()
+            self.finish()
             if self.closer is not None:
                 self.closer(code, reason)
+
+    def finish(self) -> None:
+        """The session is over (closed by either side): it takes no more output, its recording ends."""
+        self.closed = True
+        if self.recorder is not None:
+            self.recorder.close()
 
     def deliver(self, pcm: np.ndarray, token: int, input_index: int | None, user_pcm: np.ndarray) -> None:
         """Event loop: one output frame (codec rate, float32), its text token, and the input frame

@@ -11,11 +11,9 @@ import math
 
 import numpy as np
 
+from antiphon.common.audio import frame_rms
+
 FLOOR_DB, CEIL_DB = -60.0, -20.0
-
-
-def frame_rms(frame: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(frame, dtype=np.float64)))) if frame.size else 0.0
 
 
 @dataclasses.dataclass

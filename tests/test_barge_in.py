@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from antiphon.harness.barge_in import QUIET_RUN, markdown, measure, stop_frame, summary, trials
-from antiphon.harness.exchange import SPEECH_RMS
+from antiphon.common.audio import SPEECH_RMS
 
 LOUD, QUIET = 10 * SPEECH_RMS, SPEECH_RMS / 2
 

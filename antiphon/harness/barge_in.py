@@ -15,7 +15,9 @@ import numpy as np
 from antiphon.model.data import UtteranceMaker, sample_exchange, user_voices
 
 from .bench_stats import percentiles
-from .exchange import LEAD_S, QUIET_RUN, SPEECH_RMS, TAIL_S, converse, frame_rms, framed, gathered, spoken
+from antiphon.common.audio import QUIET_RUN, SPEECH_RMS, frame_rms
+
+from .exchange import LEAD_S, TAIL_S, converse, framed, gathered, spoken
 
 LONG_ANSWERS = ("count", "abilities", "unknown", "name", "how_are_you", "goodbye")  # answers of 4+ words
 DELAY = (3, 16)  # frames after the agent's first sound that the user starts talking over it (0.12-0.64 s)

@@ -16,9 +16,11 @@ import numpy as np
 
 from antiphon.server.serve import BACKENDS, resolve_backend
 
-from .bench_stats import frame_latencies, is_realtime, max_realtime, percentiles, response_latency
 from antiphon.client.connection import AntiphonClient, pcm16_to_float
 from antiphon.client.pacing import send_frames
+from antiphon.common.audio import frame_rms
+
+from .bench_stats import frame_latencies, is_realtime, max_realtime, percentiles, response_latency
 from .spawn import ServerProcess
 
 QUESTIONS = ["what is seven plus five", "hello, how are you", "what is your name", "count to four",
@@ -107,8 +109,7 @@ async def one_user(url, questions, seconds, seed):
         msg = await client.recv(timeout=10)
         now = loop.time()
         if isinstance(msg, bytes):
-            x = pcm16_to_float(msg)
-            outputs.append((now, float(np.sqrt(np.mean(x ** 2)))))
+            outputs.append((now, frame_rms(pcm16_to_float(msg))))
         elif msg.get("type") == "frame":
             marks.append((now, msg["input_index"]))
             if msg["input_index"] is not None:

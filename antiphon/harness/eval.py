@@ -19,7 +19,9 @@ from antiphon.model.data import INTENTS, UtteranceMaker, all_answers, sample_exc
 from . import barge_in, eval_voices, turns
 from .bench_stats import percentiles
 from antiphon.client.connection import AntiphonClient
-from .exchange import LEAD_S, SPEECH_RMS, TAIL_S, converse, gathered, spoken
+from antiphon.common.audio import SPEECH_RMS
+
+from .exchange import LEAD_S, TAIL_S, converse, gathered, spoken
 from .codec_checks import answers_in_agent_voice, answers_through_codec, served_codec, stoi_agent_voice, stoi_of_codec
 from .judge import AnswerJudge
 from .spawn import ServerProcess

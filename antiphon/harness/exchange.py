@@ -13,18 +13,11 @@ from antiphon.model.data import UtteranceMaker, Voice
 
 from antiphon.client.connection import AntiphonClient, pcm16_to_float
 from antiphon.client.pacing import send_frames
+from antiphon.common.audio import frame_rms
 
-SPEECH_RMS = 0.01  # an output frame above this is the agent speaking
 LEAD_S, TAIL_S = 0.6, 4.0  # silence before the user first speaks, and time left for an answer
-# Frames below SPEECH_RMS that mean the agent has stopped: its gaps between words read as 2 to 5
-# quiet frames through the decoder, so a shorter run would take a pause for a stop.
-QUIET_RUN = 8
 LEVEL = 0.3  # the peak of every spoken question
 STEADY_AHEAD = 12  # frames a steady client sends ahead of real time (within the server's 2 s buffer)
-
-
-def frame_rms(pcm: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(pcm ** 2)))
 
 
 async def gathered(count: int, parallel: int, job: Callable[[int], Awaitable]) -> list:

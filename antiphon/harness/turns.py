@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exchange import LEAD_S, QUIET_RUN, SPEECH_RMS, TAIL_S, converse, frame_rms, framed, gathered
+from antiphon.common.audio import QUIET_RUN, SPEECH_RMS, frame_rms
+
+from .exchange import LEAD_S, TAIL_S, converse, framed, gathered
 
 PAUSE_S = 0.4  # after the agent's answer is over (QUIET_RUN quiet frames), before the next question
 
