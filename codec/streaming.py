@@ -20,13 +20,14 @@ from encodec.modules.seanet import SEANetResnetBlock
 
 
 class StateSpec:
-    """Shape (without batch) and dtype of one state tensor."""
+    """Shape (without batch) of one state tensor, and its dtype where it is not the stream's
+    (a position counter is int64 whatever the audio's dtype)."""
 
-    def __init__(self, shape: tuple[int, ...]):
-        self.shape = shape
+    def __init__(self, shape: tuple[int, ...], dtype: torch.dtype | None = None):
+        self.shape, self.dtype = shape, dtype
 
     def zeros(self, batch: int, device, dtype) -> torch.Tensor:
-        return torch.zeros((batch, *self.shape), device=device, dtype=dtype)
+        return torch.zeros((batch, *self.shape), device=device, dtype=self.dtype or dtype)
 
 
 class _Step:

@@ -26,10 +26,15 @@ def load_model(name: str | os.PathLike = "bundled", *, device: str = "cpu", seed
     from .checkpoint import load_checkpoint
 
     text = str(name)
+    moshi = _load_moshi(text, device)
+    if moshi is not None:
+        if codec is not None:
+            check_codec(moshi, codec)
+        return moshi.eval().to(device).use_step_backend(backend)
     if text.startswith("random:"):
         cfg_name = text.split(":", 1)[1]
         if cfg_name not in CONFIGS:
-            raise ValueError(f"unknown model config {cfg_name!r}; known: {sorted(CONFIGS)}")
+            raise ValueError(f"unknown model config {cfg_name!r}; known: {sorted(CONFIGS) + sorted(_moshi_names())}")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = SpeechTransformer(CONFIGS[cfg_name])
@@ -42,7 +47,8 @@ def load_model(name: str | os.PathLike = "bundled", *, device: str = "cpu", seed
                              "use --model random:<config> or a checkpoint directory")
         if not path.is_dir():
             raise ValueError(f"unknown model {text!r}: expected 'bundled', 'random:<config>' with config in "
-                             f"{sorted(CONFIGS)}, or a checkpoint directory")
+                             f"{sorted(CONFIGS) + sorted(_moshi_names())}, or a checkpoint directory (the "
+                             "project's, or a Moshi checkpoint in Kyutai's or transformers' layout)")
         model, meta = load_checkpoint(path)
         codec_name = meta["codec"]
         beside = path / codec_name  # a codec stored with the model is named relative to it
@@ -54,9 +60,32 @@ def load_model(name: str | os.PathLike = "bundled", *, device: str = "cpu", seed
     return model.eval().to(device).use_step_backend(backend)
 
 
+def _load_moshi(text: str, device: str):
+    """A Moshi model (`random:moshi-*`, or a directory in Kyutai's or transformers' layout), or
+    None. On CUDA its weights are bf16, as Kyutai serves them; float32 on the CPU."""
+    from .moshi_config import MOSHI_CONFIGS
+
+    dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
+    if text.startswith("random:") and text.split(":", 1)[1] in MOSHI_CONFIGS:
+        from .moshi import random_moshi
+
+        return random_moshi(text.split(":", 1)[1], dtype=dtype)
+    from .moshi_checkpoint import detect, load_moshi_dir
+
+    if detect(Path(text)):
+        return load_moshi_dir(Path(text), dtype)
+    return None
+
+
 def check_codec(model: SpeechTransformer, codec) -> None:
     cfg = model.cfg
     if codec.num_codebooks != cfg.num_codebooks or codec.cardinality != cfg.cardinality:
         raise ValueError(f"model {model.name} was trained for a codec with {cfg.num_codebooks} codebooks of "
                          f"{cfg.cardinality} ({model.codec_name}), but the codec {codec.name} has "
                          f"{codec.num_codebooks} of {codec.cardinality}")
+
+
+def _moshi_names() -> list[str]:
+    from .moshi_config import MOSHI_CONFIGS
+
+    return list(MOSHI_CONFIGS)

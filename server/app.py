@@ -99,10 +99,11 @@ class AntiphonServer:
             buffer = int(realtime_endpoint.MAX_BUFFER_SECONDS * self.codec.frame_rate)
             session = RealtimeSession(self.codec.frame_size, self.codec.sample_rate, buffer,
                                       asyncio.get_running_loop(), model_name=self.model.name,
-                                      beta=realtime_endpoint.is_beta(ws), num_codebooks=self.codec.num_codebooks)
+                                      beta=realtime_endpoint.is_beta(ws), num_codebooks=self.codec.num_codebooks,
+                                      text_decoder=self.model.tokenizer.text_decoder())
         else:
             session = Session(self.codec.frame_size, self.codec.sample_rate, self.max_buffer_frames,
-                              asyncio.get_running_loop())
+                              asyncio.get_running_loop(), text_decoder=self.model.tokenizer.text_decoder())
         if not self.engine.join(session):
             self.metrics.rejected.labels("full").inc()
             await ws.close(P.CLOSE_TRY_LATER, f"server full ({self.engine.max_sessions} sessions); try again later")

@@ -37,10 +37,12 @@ def add_arguments(p):
 BACKENDS = ["auto", "torch", "onnx"]
 
 
-def resolve_backend(backend: str, device: str) -> str:
+def resolve_backend(backend: str, device: str, torch_only: bool = False) -> str:
     """auto: ONNX Runtime on a CPU, where torch's per-op overhead dominates a small model's step
-    (docs/benchmarks.md), torch on CUDA."""
-    return ("onnx" if device == "cpu" else "torch") if backend == "auto" else backend
+    (docs/benchmarks.md), torch on CUDA; torch for what runs only in torch (Moshi and Mimi)."""
+    if backend != "auto":
+        return backend
+    return "onnx" if device == "cpu" and not torch_only else "torch"
 
 
 def default_model() -> str:
@@ -50,14 +52,14 @@ def default_model() -> str:
 def load(model_name: str | None, codec_name: str | None, device: str, backend: str = "auto",
          model_backend: str = "auto"):
     from antiphon.codec import load_codec
-    from antiphon.model import load_model
+    from antiphon.model import check_codec, load_model
 
-    backend, model_backend = resolve_backend(backend, device), resolve_backend(model_backend, device)
-    model = load_model(model_name or default_model(), device=device, backend=model_backend)
-    codec = load_codec(codec_name or model.codec_name, device=device, backend=backend,
+    model = load_model(model_name or default_model(), device=device)
+    moshi = type(model).__name__ == "MoshiModel"
+    model.use_step_backend(resolve_backend(model_backend, device, torch_only=moshi))
+    codec = load_codec(codec_name or model.codec_name, device=device,
+                       backend=resolve_backend(backend, device, torch_only=moshi),
                        num_codebooks=model.cfg.num_codebooks)
-    from antiphon.model import check_codec
-
     check_codec(model, codec)
     return codec, model
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import codecs
 import json
 import time
 import traceback
@@ -27,7 +26,8 @@ QUIET_RMS = 0.003  # about -50 dBFS
 
 
 class Session:
-    def __init__(self, frame_size: int, codec_rate: int, max_buffer_frames: int, loop: asyncio.AbstractEventLoop):
+    def __init__(self, frame_size: int, codec_rate: int, max_buffer_frames: int, loop: asyncio.AbstractEventLoop,
+                 text_decoder=None):
         self.id = uuid.uuid4().hex[:12]
         self.frame_size, self.codec_rate = frame_size, codec_rate
         self.client_rate = codec_rate
@@ -49,7 +49,8 @@ class Session:
         self.dropped_frames = 0
         self.skipped_frames = 0
         self.skip_quiet = True
-        self.text_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # the model's tokenizer turns its text tokens into text, one token at a time
+        self.text_decoder = text_decoder if text_decoder is not None else ByteTokenizer().text_decoder()
         self.recorder = None
         self.on_frames = None  # the engine's wake-up, called when new input frames are queued
         self.closer = None  # closes the connection with (code, reason); set by the server
@@ -168,9 +169,8 @@ class Session:
         return (np.clip(out, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
     def text_of(self, token: int) -> str:
-        """The text a token completes: pad and bos say nothing; bytes are decoded incrementally,
-        waiting for the rest of a multi-byte character and replacing invalid bytes."""
-        return self.text_decoder.decode(bytes([token])) if token < ByteTokenizer.PAD else ""
+        """The text a token completes (often nothing: pad, or part of a character)."""
+        return self.text_decoder.decode(token)
 
     def stats(self) -> dict:
         return {"type": "stats", "input_frames": self.input_frames, "consumed_frames": self.consumed_frames,

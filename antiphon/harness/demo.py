@@ -31,7 +31,8 @@ async def demo(args) -> int:
     codec, model = load(args.model, None, args.device)
     loop = asyncio.get_running_loop()
     engine = Engine(codec, model, max_sessions=1)
-    session = Session(codec.frame_size, codec.sample_rate, int(2 * codec.frame_rate), loop)
+    session = Session(codec.frame_size, codec.sample_rate, int(2 * codec.frame_rate), loop,
+                      text_decoder=model.tokenizer.text_decoder())
     jitter = JitterBuffer(start_samples=2 * codec.frame_size)
     captions = Captions()
 
