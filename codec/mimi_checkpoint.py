@@ -87,8 +87,13 @@ def load_into(model, state: dict[str, torch.Tensor], source: str) -> None:
 
 
 def model_type(path: Path) -> str | None:
+    """transformers' model_type of a directory's config.json, if it has one (others say why they fail)."""
     config = path / "config.json"
-    return json.loads(config.read_text()).get("model_type") if path.is_dir() and config.is_file() else None
+    try:
+        data = json.loads(config.read_text()) if path.is_dir() and config.is_file() else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data.get("model_type") if isinstance(data, dict) else None
 
 
 def is_transformers_mimi(path: Path) -> bool:
@@ -96,7 +101,7 @@ def is_transformers_mimi(path: Path) -> bool:
 
 
 def load_mimi(path: str | Path):
-    """A transformers Mimi directory, or Kyutai's Mimi safetensors file (published architecture)."""
+    """A transformers Mimi (or Moshi) directory, or Kyutai's Mimi safetensors file."""
     from safetensors.torch import load_file
     from transformers import MimiConfig, MimiModel
 
@@ -117,7 +122,10 @@ def load_mimi(path: str | Path):
         load_into(model, state, f"{path} (audio_encoder)")
         return model
     if path.is_file() and path.suffix == ".safetensors":
-        model = MimiModel(MimiConfig())
+        # the published architecture, unless a transformers MimiConfig lies beside the file
+        beside = path.parent / "mimi_config.json"
+        config = MimiConfig.from_dict(json.loads(beside.read_text())) if beside.is_file() else MimiConfig()
+        model = MimiModel(config)
         load_into(model, from_kyutai(load_file(path), model.config), str(path))
         return model
     raise ValueError(f"{path} is neither a transformers Mimi or Moshi directory (config.json of model_type "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from antiphon.codec.mimi_checkpoint import half_to_interleaved, load_into
+from antiphon.codec.mimi_checkpoint import half_to_interleaved, load_into, model_type
 
 from .moshi import MoshiModel
 from .moshi_config import MOSHI_CONFIGS, MoshiConfig
@@ -37,8 +37,7 @@ def detect(path: Path) -> str | None:
     """'kyutai', 'transformers', or None when the directory is not a Moshi checkpoint."""
     if not path.is_dir():
         return None
-    config = path / "config.json"
-    if config.is_file() and json.loads(config.read_text()).get("model_type") == "moshi":
+    if model_type(path) == "moshi":
         return "transformers"
     if (path / "model.safetensors").is_file() and list(path.glob("tokenizer-*.safetensors")):
         return "kyutai"
