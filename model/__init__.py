@@ -69,7 +69,7 @@ def _load_moshi(text: str, device: str):
     if text.startswith("random:") and text.split(":", 1)[1] in MOSHI_CONFIGS:
         from .moshi import random_moshi
 
-        return random_moshi(text.split(":", 1)[1], dtype=dtype)
+        return random_moshi(text.split(":", 1)[1], dtype=dtype, device=device)
     from .moshi_checkpoint import detect, load_moshi_dir
 
     if detect(Path(text)):

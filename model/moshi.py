@@ -42,11 +42,12 @@ class MoshiModel(nn.Module):
         return self
 
 
-def random_moshi(cfg_name: str, seed: int = 0, dtype: torch.dtype = torch.float32) -> MoshiModel:
+def random_moshi(cfg_name: str, seed: int = 0, dtype: torch.dtype = torch.float32,
+                 device: str | torch.device = "cpu") -> MoshiModel:
     """A Moshi model of a named configuration with seeded random weights, built directly in
-    `dtype` (moshi-7b is 30 GB in float32, 15 GB in bf16)."""
+    `dtype` on `device` (moshi-7b is 30 GB in float32, 15 GB in bf16)."""
     cfg = MOSHI_CONFIGS[cfg_name]
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch.device(device):
         torch.manual_seed(seed)
         previous = torch.get_default_dtype()
         torch.set_default_dtype(dtype)

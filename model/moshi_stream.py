@@ -42,6 +42,14 @@ class MoshiStream:
                                         dtype=torch.long if f.endswith("top_k") else torch.float, device=dev)
                           for f in FIELDS}
         self.last_tokens = self.last_logits = None
+        self.depth_runner = None  # CUDA graphs of the depth transformer, once use_cuda_graphs() is called
+
+    def use_cuda_graphs(self) -> "MoshiStream":
+        """Replay the depth transformer's K passes from CUDA graphs (captured per batch bucket)."""
+        from .moshi_graphs import DepthGraphs
+
+        self.depth_runner = DepthGraphs(self)
+        return self
 
     def configure(self, slot: int, settings: SamplingSettings) -> None:
         settings.validate()
@@ -95,7 +103,10 @@ class MoshiStream:
         def pick(j, logits):
             return sample(logits, s["audio_temperature"], s["audio_top_k"], s["audio_top_p"], self.generator)
 
-        codes_now, audio_logits = self.model.lm.depth.generate(text_now, hidden, pick)
+        if self.depth_runner is not None:
+            codes_now, audio_logits = self.depth_runner(text_now, hidden, s)
+        else:
+            codes_now, audio_logits = self.model.lm.depth.generate(text_now, hidden, pick)
         self.last_logits = (self._padded(text_logits), self._padded(audio_logits))
         text, agent = self._prev_text.clone(), self._agent_hist[:, -1].clone()
         text[:n], agent[:n] = text_now, codes_now

@@ -51,10 +51,7 @@ def sample(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor,
     """logits [B,...,V]; settings [B]. Returns indices [B,...]."""
     B, V = logits.shape[0], logits.shape[-1]
     flat = logits.float().reshape(B, -1, V)
-    greedy = flat.argmax(-1)
-    shape = (B, 1, 1)
-    temp = temperature.clamp_min(1e-5).view(shape)
-    scaled = flat / temp
+    scaled = flat / temperature.clamp_min(1e-5).view(B, 1, 1)
     k = torch.where(top_k > 0, top_k, torch.full_like(top_k, V)).clamp_max(V)
     if bool((top_p >= 1).all()) and bool((k == k[0]).all()):
         # The common case (no top-p, one top-k for every slot) needs no sort: cut below the k-th largest.
@@ -63,12 +60,31 @@ def sample(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor,
             scaled = scaled.masked_fill(scaled < kth, float("-inf"))
         picked = _race(scaled, generator)
     else:
-        sorted_logits, order = scaled.sort(dim=-1, descending=True)
-        rank = torch.arange(V, device=logits.device).view(1, 1, V)
-        probs = sorted_logits.softmax(-1)
-        before = probs.cumsum(-1) - probs  # mass strictly above this token
-        keep = (rank < k.view(shape)) & (before < top_p.view(shape))
-        choice = _race(sorted_logits.masked_fill(~keep, float("-inf")), generator)
-        picked = order.gather(-1, choice[..., None])[..., 0]
-    out = torch.where((temperature > 0).view(B, 1), picked, greedy)
+        picked = _sorted_pick(scaled, k, top_p, generator)
+    out = torch.where((temperature > 0).view(B, 1), picked, flat.argmax(-1))
     return out.view(logits.shape[:-1])
+
+
+def sample_static(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor,
+                  generator: torch.Generator | None) -> torch.Tensor:
+    """`sample` without a decision taken on the host, so that it can run inside a CUDA graph:
+    always the sorted path (a little slower than `sample`'s shortcut, the same distribution)."""
+    B, V = logits.shape[0], logits.shape[-1]
+    flat = logits.float().reshape(B, -1, V)
+    scaled = flat / temperature.clamp_min(1e-5).view(B, 1, 1)
+    k = torch.where(top_k > 0, top_k, torch.full_like(top_k, V)).clamp_max(V)
+    out = torch.where((temperature > 0).view(B, 1), _sorted_pick(scaled, k, top_p, generator), flat.argmax(-1))
+    return out.view(logits.shape[:-1])
+
+
+def _sorted_pick(scaled, k, top_p, generator):
+    """Per-row top-k and top-p by sorting: scaled [B,N,V], k and top_p [B]."""
+    B, V = scaled.shape[0], scaled.shape[-1]
+    shape = (B, 1, 1)
+    sorted_logits, order = scaled.sort(dim=-1, descending=True)
+    rank = torch.arange(V, device=scaled.device).view(1, 1, V)
+    probs = sorted_logits.softmax(-1)
+    before = probs.cumsum(-1) - probs  # mass strictly above this token
+    keep = (rank < k.view(shape)) & (before < top_p.view(shape))
+    choice = _race(sorted_logits.masked_fill(~keep, float("-inf")), generator)
+    return order.gather(-1, choice[..., None])[..., 0]
