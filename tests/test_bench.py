@@ -76,3 +76,14 @@ def test_smoke_run_writes_every_field(tmp_path):
         assert "rss_growth_mib_per_min" in rec
     assert (tmp_path / "bench.png").stat().st_size > 1000
     assert "max real-time sessions" in (tmp_path / "bench.md").read_text()
+
+
+def test_the_real_time_rule_uses_the_served_codecs_frame():
+    """Mimi's frames are 80 ms at 24 kHz: judging a Moshi server by the small codec's 40 ms would
+    call it late at half its load."""
+    from antiphon.harness.bench import codec_timing
+
+    assert codec_timing("random:moshi-tiny") == (1920, 24000, True)
+    assert codec_timing("random:moshi-7b") == (1920, 24000, True)
+    assert codec_timing("random:100m") == (320, 24000, False)
+    assert codec_timing("bundled") == (640, 16000, False)

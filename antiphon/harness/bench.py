@@ -235,18 +235,29 @@ def plot(records, path):
     fig.savefig(path)
 
 
+def codec_timing(model: str) -> tuple[int, int, bool]:
+    """Frame size and sample rate of the codec a model name serves, and whether it runs in torch
+    only (Moshi over Mimi), without loading either; the bundle and checkpoints use the small codec."""
+    from antiphon.codec import CONFIGS as CODECS
+    from antiphon.codec.mimi import mimi_config
+    from antiphon.model import CONFIGS as MODELS
+    from antiphon.model.moshi_config import MOSHI_CONFIGS
+
+    name = model.split(":", 1)[1] if model.startswith("random:") else None
+    if name in MOSHI_CONFIGS:
+        cfg = mimi_config(MOSHI_CONFIGS[name].codec.split(":", 1)[1])
+        return int(cfg.frame_size), int(cfg.sampling_rate), True
+    codec_cfg = CODECS[MODELS[name].codec.split(":", 1)[1]] if name in MODELS else CODECS["small"]
+    return codec_cfg.frame_size, codec_cfg.sample_rate, False
+
+
 def main(args) -> int:
     from tqdm import tqdm
 
-    from antiphon.codec import CONFIGS as CODECS
-    from antiphon.model import CONFIGS as MODELS
-
     levels = [int(x) for x in args.sessions.split(",")]
-    name = args.model.split(":", 1)[1] if args.model.startswith("random:") else None
-    codec_cfg = CODECS[MODELS[name].codec.split(":", 1)[1]] if name in MODELS else CODECS["small"]
-    frame_s = codec_cfg.frame_size / codec_cfg.sample_rate
-    questions = (load_questions(args.questions, codec_cfg.sample_rate) if args.questions
-                 else render_questions(codec_cfg.sample_rate))
+    frame_size, sample_rate, torch_only = codec_timing(args.model)
+    frame_s = frame_size / sample_rate
+    questions = (load_questions(args.questions, sample_rate) if args.questions else render_questions(sample_rate))
     engines = ["batched"] + ([] if args.no_baseline or args.url else ["serial"])
     # The simulated users share this process with torch's imports: a full garbage collection over
     # them stalled every sender for ~150 ms in the second level of a sweep, and the burst that
@@ -261,8 +272,8 @@ def main(args) -> int:
     serial = [r for r in records if r["engine"] == "serial"]
     summary = {"model": args.model, "device": args.device, "seconds": args.seconds, "frame_s": frame_s,
                "questions": args.questions or "espeak-ng script",
-               "codec_backend": resolve_backend(args.codec_backend, args.device),
-               "model_backend": resolve_backend(args.model_backend, args.device),
+               "codec_backend": resolve_backend(args.codec_backend, args.device, torch_only),
+               "model_backend": resolve_backend(args.model_backend, args.device, torch_only),
                "records": records, "max_realtime_sessions": max_realtime(batched),
                "baseline_max_realtime_sessions": max_realtime(serial) if serial else None,
                "date": time.strftime("%Y-%m-%d %H:%M")}
