@@ -43,7 +43,18 @@ class TorchRunner:
         return self.decode_step_fn(codes, states)
 
 
-class Codec:
+class CodecSeam:
+    """What every codec offers besides encode and decode: its bit rate and batched streams."""
+
+    @property
+    def bandwidth_kbps(self) -> float:
+        return self.num_codebooks * self.frame_rate * (self.cardinality - 1).bit_length() / 1000
+
+    def stream(self, batch_size: int = 1) -> "CodecStream":
+        return CodecStream(self, batch_size)
+
+
+class Codec(CodecSeam):
     def __init__(self, config: CodecConfig, modules: CodecModules, num_codebooks: int | None = None,
                  device: str | torch.device = "cpu", backend: str = "torch", name: str | None = None):
         k = config.num_codebooks if num_codebooks is None else int(num_codebooks)
@@ -71,10 +82,6 @@ class Codec:
     frame_rate = property(lambda self: self.config.frame_rate)
     cardinality = property(lambda self: self.config.cardinality)
 
-    @property
-    def bandwidth_kbps(self) -> float:
-        return self.num_codebooks * self.frame_rate * (self.cardinality - 1).bit_length() / 1000
-
     @torch.no_grad()
     def encode(self, wav: torch.Tensor) -> torch.Tensor:
         """wav float32 [B,1,T] (T a whole number of frames) -> codes int64 [B,K,F]."""
@@ -87,10 +94,6 @@ class Codec:
         """codes int64 [B,K,F] -> wav float32 [B,1,F*frame_size]."""
         codes = check_codes(codes, self.num_codebooks, self.cardinality).to(self.device)
         return self.modules.decoder(self.modules.quantizer.decode(codes.transpose(0, 1)).float())
-
-    def stream(self, batch_size: int = 1) -> "CodecStream":
-        return CodecStream(self, batch_size)
-
 
 class CodecStream:
     """B independent streams in one batched call. `slots` restricts a call to some rows

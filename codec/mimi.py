@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from .mimi_streaming import MimiProgram
+from .codec import CodecSeam
+from .mimi_streaming import mimi_program
 from .validation import check_audio, check_codes
 
 ENCODE_DTYPE = torch.float64
@@ -60,8 +61,8 @@ class MimiRunner:
     def __init__(self, model, num_codebooks: int):
         enc, dec = model.encoder, model.decoder
         self.model, self.num_codebooks = model, num_codebooks
-        self.encoder = MimiProgram([enc.encoder_seanet.layers, enc.encoder_transformer, enc.downsample])
-        self.decoder = MimiProgram([dec.upsample, dec.decoder_transformer, dec.decoder_seanet.layers])
+        self.encoder = mimi_program([enc.encoder_seanet.layers, enc.encoder_transformer, enc.downsample])
+        self.decoder = mimi_program([dec.upsample, dec.decoder_transformer, dec.decoder_seanet.layers])
 
     @torch.no_grad()
     def encode_step(self, pcm, states):
@@ -73,7 +74,7 @@ class MimiRunner:
         return self.decoder(self.model.quantizer.decode(codes).float(), states)
 
 
-class MimiCodec:
+class MimiCodec(CodecSeam):
     """The codec seam of codec.py (encode, decode, stream) over a transformers MimiModel."""
 
     backend = "torch"
@@ -95,10 +96,6 @@ class MimiCodec:
         self.cardinality = int(cfg.codebook_size)
         self._torch = self._runner = MimiRunner(self.model, k)
 
-    @property
-    def bandwidth_kbps(self) -> float:
-        return self.num_codebooks * self.frame_rate * (self.cardinality - 1).bit_length() / 1000
-
     @torch.no_grad()
     def encode(self, wav: torch.Tensor) -> torch.Tensor:
         """wav float32 [B,1,T] (T a whole number of frames) -> codes int64 [B,K,F]."""
@@ -110,8 +107,3 @@ class MimiCodec:
         """codes int64 [B,K,F] -> wav float32 [B,1,F*frame_size]."""
         codes = check_codes(codes, self.num_codebooks, self.cardinality).to(self.device)
         return self.model.decoder(self.model.quantizer.decode(codes).float()).audio_values
-
-    def stream(self, batch_size: int = 1):
-        from .codec import CodecStream
-
-        return CodecStream(self, batch_size)

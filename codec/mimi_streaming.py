@@ -16,7 +16,7 @@ from torch import nn
 from transformers.models.mimi.modeling_mimi import (MimiConv1d, MimiConvTranspose1d, MimiResnetBlock,
                                                     MimiTransformerModel, apply_rotary_pos_emb)
 
-from .streaming import StateSpec, _Sequence, _Stateless, _Step
+from .streaming import StateSpec, StreamProgram, _CausalConvTranspose, _Residual, _Sequence, _Stateless, _Step
 
 
 class _Conv(_Step):
@@ -44,39 +44,6 @@ class _Conv(_Step):
         if self.replicate:
             new.append(torch.ones_like(states[1]))
         return self.module.conv(xx), new
-
-
-class _ConvTranspose(_Step):
-    def __init__(self, module: MimiConvTranspose1d):
-        conv = module.conv
-        k, s = conv.kernel_size[0], conv.stride[0]
-        if not module.causal or module.padding_right != k - s:
-            raise ValueError("streaming needs causal transposed convolutions trimmed on the right")
-        self.module, self.stride, self.overlap = module, s, k - s
-        self.specs = [StateSpec((conv.out_channels, self.overlap))]
-
-    def __call__(self, x, states):
-        y = self.module.conv(x)
-        n = x.shape[-1] * self.stride
-        y = torch.cat([y[..., : self.overlap] + states[0], y[..., self.overlap:]], dim=-1)
-        tail = y[..., n:]
-        bias = self.module.conv.bias
-        if bias is not None:  # the next chunk adds the bias over these samples again
-            tail = tail - bias[:, None]
-        return y[..., :n], [tail]
-
-
-class _Residual(_Step):
-    def __init__(self, module: MimiResnetBlock):
-        self.block = _Sequence([compile_mimi(m) for m in module.block])
-        self.shortcut = compile_mimi(module.shortcut)
-        self.specs = self.shortcut.specs + self.block.specs
-
-    def __call__(self, x, states):
-        n = len(self.shortcut.specs)
-        a, sa = self.shortcut(x, states[:n])
-        b, sb = self.block(x, states[n:])
-        return a + b, sa + sb
 
 
 class _Transformer(_Step):
@@ -126,9 +93,12 @@ def compile_mimi(module: nn.Module) -> _Step:
     if isinstance(module, MimiConv1d):
         return _Conv(module)
     if isinstance(module, MimiConvTranspose1d):
-        return _ConvTranspose(module)
+        k, s = module.conv.kernel_size[0], module.conv.stride[0]
+        if not module.causal or module.padding_right != k - s:
+            raise ValueError("streaming needs causal transposed convolutions trimmed on the right")
+        return _CausalConvTranspose(module.conv, module.conv)
     if isinstance(module, MimiResnetBlock):
-        return _Residual(module)
+        return _Residual(compile_mimi(module.shortcut), compile_mimi(module.block))
     if isinstance(module, MimiTransformerModel):
         return _Transformer(module)
     if len(list(module.parameters())) == 0:  # activations, Identity
@@ -136,15 +106,7 @@ def compile_mimi(module: nn.Module) -> _Step:
     raise TypeError(f"no streaming rule for {type(module).__name__}")
 
 
-class MimiProgram:
-    """A chain of Mimi modules as a pure function: (x, states) -> (y, new_states)."""
 
-    def __init__(self, modules: list[nn.Module]):
-        self._root = _Sequence([compile_mimi(m) for m in modules if m is not None])
-        self.specs = self._root.specs
-
-    def init_states(self, batch: int, device, dtype=torch.float32) -> list[torch.Tensor]:
-        return [spec.zeros(batch, device, dtype) for spec in self.specs]
-
-    def __call__(self, x: torch.Tensor, states: list[torch.Tensor]):
-        return self._root(x, states)
+def mimi_program(modules: list[nn.Module | None]) -> StreamProgram:
+    """A chain of Mimi modules (None: a stage this configuration leaves out) as one stream program."""
+    return StreamProgram(nn.ModuleList([m for m in modules if m is not None]), compile=compile_mimi)

@@ -63,23 +63,21 @@ class _CausalConv(_Step):
 
 
 class _CausalConvTranspose(_Step):
-    def __init__(self, module: SConvTranspose1d):
-        convtr = module.convtr.convtr
-        if not module.causal or module.trim_right_ratio != 1.0:
-            raise ValueError("streaming needs causal transposed convolutions trimmed on the right")
-        k, s = convtr.kernel_size[0], convtr.stride[0]
-        self.module, self.stride, self.overlap = module, s, k - s
-        self.specs = [StateSpec((convtr.out_channels, self.overlap))]
+    """`run` applies the transposed convolution `conv` (with whatever wraps it: a norm, say)."""
+
+    def __init__(self, run, conv: nn.ConvTranspose1d):
+        k, s = conv.kernel_size[0], conv.stride[0]
+        self.run, self.bias, self.stride, self.overlap = run, conv.bias, s, k - s
+        self.specs = [StateSpec((conv.out_channels, self.overlap))]
 
     def __call__(self, x, states):
-        y = self.module.convtr(x)
+        y = self.run(x)
         n = x.shape[-1] * self.stride
         head = y[..., : self.overlap] + states[0]
         y = torch.cat([head, y[..., self.overlap:]], dim=-1)
         tail = y[..., n:]
-        bias = self.module.convtr.convtr.bias
-        if bias is not None:  # the next chunk adds the bias over these samples again
-            tail = tail - bias[:, None]
+        if self.bias is not None:  # the next chunk adds the bias over these samples again
+            tail = tail - self.bias[:, None]
         return y[..., :n], [tail]
 
 
@@ -115,8 +113,8 @@ class _Sequence(_Step):
 
 
 class _Residual(_Step):
-    def __init__(self, module: SEANetResnetBlock):
-        self.shortcut, self.block = compile_module(module.shortcut), compile_module(module.block)
+    def __init__(self, shortcut: _Step, block: _Step):
+        self.shortcut, self.block = shortcut, block
         self.specs = self.shortcut.specs + self.block.specs
 
     def __call__(self, x, states):
@@ -132,11 +130,13 @@ def compile_module(module: nn.Module) -> _Step:
     if isinstance(module, SConv1d):
         return _CausalConv(module)
     if isinstance(module, SConvTranspose1d):
-        return _CausalConvTranspose(module)
+        if not module.causal or module.trim_right_ratio != 1.0:
+            raise ValueError("streaming needs causal transposed convolutions trimmed on the right")
+        return _CausalConvTranspose(module.convtr, module.convtr.convtr)
     if isinstance(module, SLSTM):
         return _LSTM(module)
     if isinstance(module, SEANetResnetBlock):
-        return _Residual(module)
+        return _Residual(compile_module(module.shortcut), compile_module(module.block))
     if hasattr(module, "model") and isinstance(module.model, nn.Sequential):  # SEANet encoder/decoder
         return compile_module(module.model)
     if len(list(module.parameters())) == 0:  # activations, Identity
@@ -145,10 +145,11 @@ def compile_module(module: nn.Module) -> _Step:
 
 
 class StreamProgram:
-    """A module tree as a pure function: (x, states) -> (y, new_states)."""
+    """A module tree as a pure function: (x, states) -> (y, new_states). `compile` holds the
+    streaming rules for the tree's modules (EnCodec's by default; Mimi's in mimi_streaming.py)."""
 
-    def __init__(self, module: nn.Module):
-        self._root = compile_module(module)
+    def __init__(self, module: nn.Module, compile=compile_module):
+        self._root = compile(module)
         self.specs = self._root.specs
 
     def init_states(self, batch: int, device, dtype=torch.float32) -> list[torch.Tensor]:

@@ -6,8 +6,30 @@ import dataclasses
 from antiphon.codec.architecture import checked_fields
 
 
+class FrameModelConfig:
+    """What the project's model configs and Moshi's share: heads, the codebooks' delays, and a
+    dict form checked field by field on the way back."""
+    LABEL = "model config"
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+    @property
+    def delays(self) -> list[int]:
+        """Per codebook: the first (semantic) undelayed, the others `acoustic_delay` frames later."""
+        return [0] + [self.acoustic_delay] * (self.num_codebooks - 1)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        return cls(**checked_fields(cls, d, cls.LABEL))
+
+
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(FrameModelConfig):
     name: str
     codec: str  # what load_codec takes; the checkpoint records it
     num_codebooks: int
@@ -21,21 +43,6 @@ class ModelConfig:
     acoustic_delay: int = 1  # frames the codebooks after the first are shifted by
     mlp_ratio: float = 8 / 3
     rope_base: float = 10000.0
-
-    @property
-    def head_dim(self) -> int:
-        return self.dim // self.heads
-
-    @property
-    def delays(self) -> list[int]:
-        return [0] + [self.acoustic_delay] * (self.num_codebooks - 1)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        return cls(**checked_fields(cls, d, "model config"))
 
     def validate(self) -> "ModelConfig":
         if self.dim % self.heads or self.heads % self.kv_heads:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from antiphon.codec.architecture import checked_fields
+from .config import FrameModelConfig
 
 
 @dataclasses.dataclass(frozen=True)
-class MoshiConfig:
+class MoshiConfig(FrameModelConfig):
     name: str
     codec: str  # what load_codec takes
     num_codebooks: int = 8  # the agent's, and as many of the user's
@@ -30,26 +30,11 @@ class MoshiConfig:
     text_pad: int = 3  # the text stream's "nothing said this frame"
     text_epad: int = 0  # "the words start next frame"
     acoustic_delay: int = 1
-
-    @property
-    def head_dim(self) -> int:
-        return self.dim // self.heads
+    LABEL = "Moshi config"
 
     @property
     def depth_head_dim(self) -> int:
         return self.depth_dim // self.depth_heads
-
-    @property
-    def delays(self) -> list[int]:
-        """Per codebook of one speaker: the semantic codebook undelayed, the acoustic ones later."""
-        return [0] + [self.acoustic_delay] * (self.num_codebooks - 1)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MoshiConfig":
-        return cls(**checked_fields(cls, d, "Moshi config"))
 
     def validate(self) -> "MoshiConfig":
         if self.dim % self.heads or self.heads % self.kv_heads or self.head_dim % 2:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from .sampling import SamplingSettings, sample
-from .stream import RingCache
+from .stream import RingCache, check_step, padded, slot_index
 
 FIELDS = ("text_temperature", "text_top_k", "text_top_p", "audio_temperature", "audio_top_k", "audio_top_p")
 
@@ -56,20 +56,6 @@ class MoshiStream:
         for name, t in self._settings.items():
             t[slot] = getattr(settings, name)
 
-    def _check(self, user_codes, active):
-        B, K, card = self.batch_size, self.cfg.num_codebooks, self.cfg.cardinality
-        if not isinstance(user_codes, torch.Tensor) or user_codes.shape != (B, K) or user_codes.dtype != torch.long:
-            got = f"{list(user_codes.shape)} {user_codes.dtype}" if isinstance(user_codes, torch.Tensor) else \
-                type(user_codes).__name__
-            raise ValueError(f"user_codes must be an int64 tensor of shape [{B}, {K}], got {got}")
-        if user_codes.numel() and (user_codes.min() < 0 or user_codes.max() >= card):
-            raise ValueError(f"user_codes must lie in [0, {card}), got [{int(user_codes.min())}, {int(user_codes.max())}]")
-        if active is None:
-            return torch.ones(B, dtype=torch.bool, device=self.device)
-        if not isinstance(active, torch.Tensor) or active.shape != (B,) or active.dtype != torch.bool:
-            raise ValueError(f"active must be a bool tensor of shape [{B}]")
-        return active.to(self.device)
-
     def _inputs(self, user_hist, pos):
         """The tokens each slot reads at its position `pos` [B]."""
         cfg, D = self.cfg, self.max_delay
@@ -83,7 +69,8 @@ class MoshiStream:
     @torch.no_grad()
     def step(self, user_codes: torch.Tensor, active: torch.Tensor | None = None):
         """Only slots up to the last active one are computed (the engine fills low slots first)."""
-        active = self._check(user_codes, active)
+        active = check_step(user_codes, active, self.batch_size, self.cfg.num_codebooks, self.cfg.cardinality,
+                            self.device)
         user_codes = user_codes.to(self.device)
         live = torch.nonzero(active)
         n = int(live[-1]) + 1 if live.numel() else 1
@@ -107,7 +94,7 @@ class MoshiStream:
             codes_now, audio_logits = self.depth_runner(text_now, hidden, s)
         else:
             codes_now, audio_logits = self.model.lm.depth.generate(text_now, hidden, pick)
-        self.last_logits = (self._padded(text_logits), self._padded(audio_logits))
+        self.last_logits = (padded(text_logits, self.batch_size), padded(audio_logits, self.batch_size))
         text, agent = self._prev_text.clone(), self._agent_hist[:, -1].clone()
         text[:n], agent[:n] = text_now, codes_now
         self._user_hist = user_hist
@@ -116,13 +103,6 @@ class MoshiStream:
                                        self._agent_hist)
         self._text_hist = torch.where(a, torch.cat([self._text_hist[:, 1:], text[:, None]], 1), self._text_hist)
         return self._aligned(active, pos)
-
-    def _padded(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[0] == self.batch_size:
-            return x
-        out = x.new_zeros((self.batch_size, *x.shape[1:]))
-        out[: x.shape[0]] = x
-        return out
 
     def _aligned(self, active, pos):
         """Frame pos - D: codebook k was chosen at step pos - D + delay_k, the text at pos - D."""
@@ -135,10 +115,7 @@ class MoshiStream:
 
     def reset(self, slots=None) -> None:
         """A reset slot behaves exactly like a fresh stream."""
-        idx = torch.arange(self.batch_size, device=self.device) if slots is None else \
-            torch.as_tensor(slots, dtype=torch.long, device=self.device).reshape(-1)
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.batch_size):
-            raise ValueError(f"slots must lie in [0, {self.batch_size}), got {idx.tolist()}")
+        idx = slot_index(slots, self.batch_size, self.device)
         cfg = self.cfg
         self.cache.reset(idx)
         self._prev_text[idx] = cfg.text_vocab

@@ -61,6 +61,40 @@ class RingCache:
         return view
 
 
+def check_step(user_codes, active, batch: int, codebooks: int, cardinality: int, device) -> torch.Tensor:
+    """A step's inputs as the seam takes them: int64 codes [B,K] in range, a bool mask [B] or None."""
+    if not isinstance(user_codes, torch.Tensor) or user_codes.shape != (batch, codebooks):
+        got = list(user_codes.shape) if isinstance(user_codes, torch.Tensor) else type(user_codes).__name__
+        raise ValueError(f"user_codes must be a tensor of shape [{batch}, {codebooks}], got {got}")
+    if user_codes.dtype != torch.long:
+        raise ValueError(f"user_codes must be int64, got {user_codes.dtype}")
+    if user_codes.numel() and (user_codes.min() < 0 or user_codes.max() >= cardinality):
+        raise ValueError(f"user_codes must lie in [0, {cardinality}), got "
+                         f"[{int(user_codes.min())}, {int(user_codes.max())}]")
+    if active is None:
+        return torch.ones(batch, dtype=torch.bool, device=device)
+    if not isinstance(active, torch.Tensor) or active.shape != (batch,) or active.dtype != torch.bool:
+        raise ValueError(f"active must be a bool tensor of shape [{batch}]")
+    return active.to(device)
+
+
+def padded(x: torch.Tensor, batch: int) -> torch.Tensor:
+    """Rows of a computed prefix of the slots, as a [batch, ...] tensor (zeros beyond it)."""
+    if x.shape[0] == batch:
+        return x
+    out = x.new_zeros((batch, *x.shape[1:]))
+    out[: x.shape[0]] = x
+    return out
+
+
+def slot_index(slots, batch: int, device) -> torch.Tensor:
+    idx = torch.arange(batch, device=device) if slots is None else \
+        torch.as_tensor(slots, dtype=torch.long, device=device).reshape(-1)
+    if idx.numel() and (idx.min() < 0 or idx.max() >= batch):
+        raise ValueError(f"slots must lie in [0, {batch}), got {idx.tolist()}")
+    return idx
+
+
 class ModelStream:
     """`step(user_codes [B,K], active [B])` -> (agent codes [B,K], text tokens [B]) for the
     aligned frame `max_delay` steps back (silence and pad until then). Inactive slots neither
@@ -102,26 +136,12 @@ class ModelStream:
         for name, t in self._settings.items():
             t[slot] = getattr(settings, name)
 
-    def _check(self, user_codes, active):
-        B, K, card = self.batch_size, self.cfg.num_codebooks, self.cfg.cardinality
-        if not isinstance(user_codes, torch.Tensor) or user_codes.shape != (B, K):
-            got = list(user_codes.shape) if isinstance(user_codes, torch.Tensor) else type(user_codes).__name__
-            raise ValueError(f"user_codes must be a tensor of shape [{B}, {K}], got {got}")
-        if user_codes.dtype != torch.long:
-            raise ValueError(f"user_codes must be int64, got {user_codes.dtype}")
-        if user_codes.numel() and (user_codes.min() < 0 or user_codes.max() >= card):
-            raise ValueError(f"user_codes must lie in [0, {card}), got [{int(user_codes.min())}, {int(user_codes.max())}]")
-        if active is None:
-            return torch.ones(B, dtype=torch.bool, device=self.device)
-        if not isinstance(active, torch.Tensor) or active.shape != (B,) or active.dtype != torch.bool:
-            raise ValueError(f"active must be a bool tensor of shape [{B}]")
-        return active.to(self.device)
-
     @torch.no_grad()
     def step(self, user_codes: torch.Tensor, active: torch.Tensor | None = None):
         """Only the slots up to the last active one are computed (the engine fills the lowest free
         slot first, so with few sessions this is a few rows, not batch_size)."""
-        active = self._check(user_codes, active)
+        active = check_step(user_codes, active, self.batch_size, self.cfg.num_codebooks, self.cfg.cardinality,
+                            self.device)
         user_codes = user_codes.to(self.device)
         live = torch.nonzero(active)
         n = int(live[-1]) + 1 if live.numel() else 1
@@ -131,7 +151,7 @@ class ModelStream:
         cache.begin_step(active[:n])
         text_logits, audio_logits = (self.model.step_runner or self.model.step)(tokens[:n], cache)
         cache.end_step()
-        self.last_logits = tuple(self._padded(x) for x in (text_logits, audio_logits))
+        self.last_logits = tuple(padded(x, self.batch_size) for x in (text_logits, audio_logits))
         s = {k: v[:n] for k, v in self._settings.items()}
         text = self._prev_text.clone()
         agent = self._prev_agent.clone()
@@ -147,14 +167,6 @@ class ModelStream:
         self._text_hist = torch.where(a, torch.cat([self._text_hist[:, 1:], text[:, None]], 1), self._text_hist)
         return self._aligned(active)
 
-    def _padded(self, x: torch.Tensor) -> torch.Tensor:
-        """Rows of the computed prefix, as a [batch_size, ...] tensor (zeros beyond it)."""
-        if x.shape[0] == self.batch_size:
-            return x
-        out = x.new_zeros((self.batch_size, *x.shape[1:]))
-        out[: x.shape[0]] = x
-        return out
-
     def _aligned(self, active):
         D = self.max_delay
         K = self.cfg.num_codebooks
@@ -168,10 +180,7 @@ class ModelStream:
 
     def reset(self, slots=None) -> None:
         """Restart slots: a reset slot behaves exactly like a fresh stream."""
-        idx = torch.arange(self.batch_size, device=self.device) if slots is None else \
-            torch.as_tensor(slots, dtype=torch.long, device=self.device).reshape(-1)
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.batch_size):
-            raise ValueError(f"slots must lie in [0, {self.batch_size}), got {idx.tolist()}")
+        idx = slot_index(slots, self.batch_size, self.device)
         self.cache.reset(idx)
         self._prev_text[idx] = self.model.tokenizer.BOS
         self._prev_agent[idx] = self.cfg.cardinality
