@@ -19,7 +19,7 @@ def is_beta(ws: ServerConnection) -> bool:
 
 async def run(server, session: RealtimeSession, ws: ServerConnection) -> None:
     await ws.send(json.dumps({"type": "session.created", "event_id": R.new_id("event"),
-                              "session": session.config.describe(session.id, server.model.name)}))
+                              "session": session.config.describe(session.id, server.model.name, session.beta)}))
     sender = asyncio.create_task(_send_loop(session, ws))
     try:
         while (message := await server.receive(ws)) is not None:

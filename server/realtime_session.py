@@ -21,6 +21,7 @@ from antiphon.model.data import Voice
 from antiphon.model.data.sentences import speak
 
 from . import realtime_events as R
+from .realtime_config import SessionConfig
 from .realtime_conversation import Conversation, parse_user_item, user_item
 from .session import Session
 from .vad import EnergyVad
@@ -52,7 +53,7 @@ class Response:
 class RealtimeSession(Session):
     def __init__(self, *args, model_name: str, beta: bool, num_codebooks: int = 1, **kwargs):
         super().__init__(*args, **kwargs)
-        self.config = R.SessionConfig()
+        self.config = SessionConfig()
         self.model_name, self.beta = model_name, beta
         self.frame_ms = 1000 * self.frame_size / self.codec_rate
         self.set_client_rate(R.RATE)
@@ -88,7 +89,7 @@ class RealtimeSession(Session):
         if kind == "session.update":
             self.config.update(event.get("session"))
             self.vad = EnergyVad(self.config.vad, self.frame_ms) if self.config.vad else None
-            self.emit({"type": "session.updated", "session": self.config.describe(self.id, self.model_name)})
+            self.emit({"type": "session.updated", "session": self.config.describe(self.id, self.model_name, self.beta)})
         elif kind == "input_audio_buffer.append":
             dropped = self.push_pcm16(R.audio_of(event))
             if dropped:
@@ -177,7 +178,7 @@ class RealtimeSession(Session):
     # ---- responses ----
     def _item(self, r: Response, status: str) -> dict:
         return {"id": r.item_id, "object": "realtime.item", "type": "message", "role": "assistant", "status": status,
-                "content": [{"type": "output_audio", "transcript": r.transcript}]}
+                "content": [{"type": "audio" if self.beta else "output_audio", "transcript": r.transcript}]}
 
     def open_response(self, start_index: int) -> None:
         r = self.response = Response(start_index)
