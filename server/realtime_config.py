@@ -3,7 +3,7 @@ shape, and how the session describes itself back in the shape its client speaks.
 
 Every field of the SDK's session types is handled one of three ways (docs/protocol.md, "Session
 fields"): honoured, refused with an error naming it (what would change the answer a client expects:
-tools, text-only output, transcription sessions), or accepted, kept and echoed back while not
+tools, transcription sessions), or accepted, kept and echoed back while not
 changing what the model does (voice, input transcription, noise reduction, ...). A field the
 types do not have is refused, so nothing a client sets is silently dropped.
 """
@@ -80,6 +80,7 @@ class SessionConfig:
         self.interrupt_response = True
         self.instructions = ""
         self.kept: dict = {}  # accepted, echoed, not used (see the module's docstring)
+        self.text_only = False  # output_modalities ["text"]: responses carry the agent's words, not its audio
 
     def update(self, session) -> None:
         if not isinstance(session, dict):
@@ -88,10 +89,14 @@ class SessionConfig:
         if session.get("type", "realtime") != "realtime":
             raise RealtimeError("unsupported_session_type", "only `realtime` sessions are offered (speech in, speech "
                                 "out); transcription sessions are not", "session.type")
+        text_only = self.text_only
         for key in ("output_modalities", "modalities"):
-            if key in session and (not isinstance(session[key], list) or "audio" not in session[key]):
-                raise RealtimeError("unsupported_modalities", f"`{key}` must include \"audio\": this model always "
-                                    "answers in speech (its words come as the audio transcript)", f"session.{key}")
+            if key in session:
+                value = session[key]
+                if not isinstance(value, list) or not value or not set(value) <= {"audio", "text"}:
+                    raise RealtimeError("unsupported_modalities", f"`{key}` must be [\"audio\"] (speech and its "
+                                        "transcript) or [\"text\"] (the same words as text)", f"session.{key}")
+                text_only = "audio" not in value
         if session.get("tools"):
             raise RealtimeError("unsupported_tools", "function calling is not supported: this model is steered "
                                 "only by what it hears", "session.tools")
@@ -119,7 +124,7 @@ class SessionConfig:
             if not isinstance(session["instructions"], str):
                 raise RealtimeError("invalid_value", "`instructions` must be a string", "session.instructions")
             self.instructions = session["instructions"]
-        self.kept = kept
+        self.kept, self.text_only = kept, text_only
 
     def _turn_detection(self, td) -> None:
         param = "session.audio.input.turn_detection"
@@ -159,7 +164,8 @@ class SessionConfig:
     def describe(self, session_id: str, model: str, beta: bool = False) -> dict:
         kept, td = self.kept, self._turn_detection_object()
         if beta:  # the beta types admit only OpenAI's model names: the model is left out
-            out = {"id": session_id, "object": "realtime.session", "modalities": ["audio", "text"],
+            out = {"id": session_id, "object": "realtime.session",
+                   "modalities": ["text"] if self.text_only else ["audio", "text"],
                    "instructions": self.instructions, "voice": kept.get("voice", "alloy"),
                    "input_audio_format": "pcm16", "output_audio_format": "pcm16", "turn_detection": td,
                    "input_audio_transcription": kept.get("transcription"),
@@ -173,5 +179,6 @@ class SessionConfig:
         top = {k: kept[k] for k in ("tool_choice", "tracing", "truncation", "include", "max_output_tokens", "prompt")
                if k in kept}
         return {"type": "realtime", "object": "realtime.session", "id": session_id, "model": model,
-                "output_modalities": ["audio"], "instructions": self.instructions, "tools": [],
+                "output_modalities": ["text"] if self.text_only else ["audio"], "instructions": self.instructions,
+                "tools": [],
                 "audio": {"input": input_cfg, "output": output_cfg}} | top

@@ -18,7 +18,8 @@ CLIENT_EVENTS = {"session.update", "input_audio_buffer.append", "input_audio_buf
 BETA_NAMES = {"response.output_audio.delta": "response.audio.delta",
               "response.output_audio.done": "response.audio.done",
               "response.output_audio_transcript.delta": "response.audio_transcript.delta",
-              "response.output_audio_transcript.done": "response.audio_transcript.done"}
+              "response.output_audio_transcript.done": "response.audio_transcript.done",
+              "response.output_text.delta": "response.text.delta", "response.output_text.done": "response.text.done"}
 
 _ids = itertools.count(1)
 

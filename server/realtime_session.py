@@ -23,6 +23,7 @@ from antiphon.model.data.sentences import speak
 from . import realtime_events as R
 from .realtime_config import SessionConfig
 from .realtime_conversation import Conversation, parse_user_item, user_item
+from .realtime_response import Response
 from .session import Session
 from .vad import EnergyVad
 
@@ -34,20 +35,6 @@ HISTORY_FRAMES = 250  # agent frames kept for a response that opens late (10 s a
 RECORDED_EVENTS = {"input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
                    "input_audio_buffer.committed", "response.created", "response.done",
                    "response.output_audio_transcript.delta", "response.audio_transcript.delta"}
-
-
-class Response:
-    def __init__(self, start_index: int):
-        self.id, self.item_id = R.new_id("resp"), R.new_id("item")
-        self.start_index = start_index  # first input frame whose output belongs to this response
-        self.audio_ms = 0.0
-        self.transcript = ""
-        self.frames_text: list[tuple[float, str]] = []  # (audio ms at which it was said, text)
-        self.spoke = False
-        self.quiet_ms = 0.0
-        self.waited_ms = 0.0
-        self.unsent_text = ""  # transcript text held back until its word is complete
-        self.input_frames = 0  # the user's frames this response answers
 
 
 class RealtimeSession(Session):
@@ -176,20 +163,14 @@ class RealtimeSession(Session):
         self.speech_end_index = end_index
 
     # ---- responses ----
-    def _item(self, r: Response, status: str) -> dict:
-        return {"id": r.item_id, "object": "realtime.item", "type": "message", "role": "assistant", "status": status,
-                "content": [{"type": "audio" if self.beta else "output_audio", "transcript": r.transcript}]}
-
     def open_response(self, start_index: int) -> None:
-        r = self.response = Response(start_index)
+        r = self.response = Response(start_index, text_only=self.config.text_only, beta=self.beta)
         r.input_frames = max(start_index - self.turn_start, 0)
-        self.emit({"type": "response.created", "response": {"id": r.id, "object": "realtime.response",
-                   "status": "in_progress", "output": [], "output_modalities": ["audio"]}})
+        self.emit({"type": "response.created", "response": r.envelope("in_progress", output=[])})
         self.emit({"type": "response.output_item.added", "response_id": r.id, "output_index": 0,
-                   "item": self._item(r, "in_progress")})
-        self.conversation.add(self._item(r, "in_progress"), done=False)
-        self.emit({"type": "response.content_part.added", "response_id": r.id, "item_id": r.item_id,
-                   "output_index": 0, "content_index": 0, "part": {"type": "audio", "transcript": ""}})
+                   "item": r.item("in_progress")})
+        self.conversation.add(r.item("in_progress"), done=False)
+        self.emit({"type": "response.content_part.added", **r.ids, "part": r.part()})
         self.responses[r.item_id] = r
         for input_index, pcm16, rms, text in list(self.history):  # what the model already said
             if self.response is not r:  # it may already be over
@@ -199,31 +180,19 @@ class RealtimeSession(Session):
 
     def close_response(self, status: str, reason: str | None = None) -> None:
         r, self.response = self.response, None
-        ids = {"response_id": r.id, "item_id": r.item_id, "output_index": 0, "content_index": 0}
         if r.unsent_text:
-            self.emit({"type": "response.output_audio_transcript.delta", **ids, "delta": r.unsent_text})
+            self.emit(r.text_delta(r.unsent_text))
             r.unsent_text = ""
         self.turn_start = max(self.consumed_frames, r.start_index)
-        self.emit({"type": "response.output_audio.done", **ids})
-        self.emit({"type": "response.output_audio_transcript.done", **ids, "transcript": r.transcript})
-        self.emit({"type": "response.content_part.done", **ids, "part": {"type": "audio", "transcript": r.transcript}})
-        item = self._item(r, "completed" if status == "completed" else "incomplete")
+        for event in r.finished_parts():
+            self.emit(event)
+        self.emit({"type": "response.content_part.done", **r.ids, "part": r.part()})
+        item = r.item("completed" if status == "completed" else "incomplete")
         self.emit({"type": "response.output_item.done", "response_id": r.id, "output_index": 0, "item": item})
         self.conversation.done(item)
         details = {"type": status, "reason": reason} if reason else None
-        self.emit({"type": "response.done", "response": {"id": r.id, "object": "realtime.response", "status": status,
-                   "status_details": details, "output": [item], "output_modalities": ["audio"],
-                   "usage": self._usage(r)}})
-
-    def _usage(self, r: Response) -> dict:
-        """Tokens as this model counts them: each 40 ms frame is num_codebooks audio tokens (the
-        user's it heard for this turn, the agent's it said), and each transcript byte a text token."""
-        heard = r.input_frames * self.num_codebooks
-        said = round(r.audio_ms / self.frame_ms) * self.num_codebooks
-        text = len(r.transcript.encode())
-        return {"total_tokens": heard + said + text, "input_tokens": heard, "output_tokens": said + text,
-                "input_token_details": {"audio_tokens": heard, "text_tokens": 0, "cached_tokens": 0},
-                "output_token_details": {"audio_tokens": said, "text_tokens": text}}
+        self.emit({"type": "response.done", "response": r.envelope(
+            status, status_details=details, output=[item], usage=r.usage(self.frame_ms, self.num_codebooks))})
 
     def stream(self, pcm16: bytes, rms: float, text: str) -> None:
         """One agent frame into the open response (leading silence is skipped)."""
@@ -235,14 +204,14 @@ class RealtimeSession(Session):
                 self.close_response("completed")
             return
         r.spoke = True
-        ids = {"response_id": r.id, "item_id": r.item_id, "output_index": 0, "content_index": 0}
-        self.emit({"type": "response.output_audio.delta", **ids, "delta": base64.b64encode(pcm16).decode()})
+        if not r.text_only:
+            self.emit({"type": "response.output_audio.delta", **r.ids, "delta": base64.b64encode(pcm16).decode()})
         if text:
             r.transcript += text
             r.frames_text.append((r.audio_ms, text))
             r.unsent_text += text
             if r.unsent_text.endswith(" "):  # a delta per word, as hosted models send them
-                self.emit({"type": "response.output_audio_transcript.delta", **ids, "delta": r.unsent_text})
+                self.emit(r.text_delta(r.unsent_text))
                 r.unsent_text = ""
         r.audio_ms += self.frame_ms
         r.quiet_ms = 0.0 if speaking else r.quiet_ms + self.frame_ms

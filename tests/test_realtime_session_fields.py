@@ -54,7 +54,8 @@ async def test_ga_fields_kept_and_echoed_valid_against_the_sdk(server_factory):
     ({"bogus": 1}, "unknown_parameter", "session.bogus"),
     ({"audio": {"output": {"volume": 2}}}, "unknown_parameter", "session.audio.output.volume"),
     ({"type": "transcription"}, "unsupported_session_type", "session.type"),
-    ({"output_modalities": ["text"]}, "unsupported_modalities", "session.output_modalities"),
+    ({"output_modalities": ["video"]}, "unsupported_modalities", "session.output_modalities"),
+    ({"modalities": []}, "unsupported_modalities", "session.modalities"),
     ({"tools": [{"type": "function", "name": "f", "parameters": {}}]}, "unsupported_tools", "session.tools"),
     ({"audio": {"output": {"voice": 5}}}, "invalid_value", "session.audio.output.voice"),
     ({"audio": {"input": {"transcription": "yes"}}}, "invalid_value", "session.audio.input.transcription"),
@@ -100,3 +101,41 @@ async def test_beta_clients_get_beta_shapes_throughout(server_factory):
     assert any(i["role"] == "assistant" and i["content"][0]["type"] == "audio" for i in items)
     assert not any(e["type"].startswith(("response.output_audio", "response.output_text")) or
                e["type"] in ("conversation.item.added", "conversation.item.done") for e in seen)
+
+
+@pytest.mark.parametrize("beta_client", [False, True])
+async def test_text_output_carries_the_words_without_the_audio(server_factory, beta_client):
+    """output_modalities ["text"] (beta: modalities): the agent's words as output_text (beta: text)
+    deltas, no audio deltas, and a text content part; every event valid against the SDK's types."""
+    srv = await server_factory()
+    union = TypeAdapter(beta.RealtimeServerEvent if beta_client else ga.RealtimeServerEvent)
+    headers = {"OpenAI-Beta": "realtime=v1"} if beta_client else {}
+    delta, done = ("response.text.delta", "response.text.done") if beta_client else \
+        ("response.output_text.delta", "response.output_text.done")
+    t = np.arange(int(1.5 * RATE)) / RATE
+    pcm = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    seen = []
+    async with websockets.connect(url(srv), additional_headers=headers) as ws:
+        await recv(ws, "session.created", seen)
+        update = {"modalities": ["text"], "turn_detection": None} if beta_client else \
+            {"type": "realtime", "output_modalities": ["text"], "audio": {"input": {"turn_detection": None}}}
+        await ws.send(json.dumps({"type": "session.update", "session": update}))
+        session = (await recv(ws, "session.updated", seen))["session"]
+        assert session["modalities" if beta_client else "output_modalities"] == ["text"]
+        await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": b64(pcm)}))
+        await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+        await ws.send(json.dumps({"type": "response.create"}))
+        for _ in range(3):
+            await recv(ws, delta, seen, timeout=30)
+        await ws.send(json.dumps({"type": "response.cancel"}))
+        finished = await recv(ws, "response.done", seen)
+    for event in seen:
+        union.validate_python(event)
+    kinds = {e["type"] for e in seen}
+    assert done in kinds and not any("audio.delta" in k for k in kinds)
+    said = "".join(e["delta"] for e in seen if e["type"] == delta)
+    text_done = next(e for e in seen if e["type"] == done)
+    content = finished["response"]["output"][0]["content"][0]
+    assert content["type"] == ("text" if beta_client else "output_text")
+    assert content["text"] == text_done["text"] == said and said
+    assert finished["response"]["usage"]["output_token_details"]["audio_tokens"] == 0
