@@ -40,6 +40,13 @@ if [[ "${1:-}" == test && ! -f .venv-pipecat/.installed ]]; then
     && touch .venv-pipecat/.installed
 fi
 
+# livekit-agents likewise pins its own versions: its test client gets a venv of its own too
+if [[ "${1:-}" == test && ! -f .venv-livekit/.installed ]]; then
+  echo "antiphon: creating .venv-livekit for the livekit-agents client test" >&2
+  "$PY" -m venv .venv-livekit && .venv-livekit/bin/python -m pip install -q "livekit-agents[openai]==1.8.*" \
+    && touch .venv-livekit/.installed
+fi
+
 cmd=${1:-}; shift || true
 case "$cmd" in
   serve) exec .venv/bin/antiphon serve "$@" ;;

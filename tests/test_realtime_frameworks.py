@@ -15,6 +15,7 @@ from antiphon.model.data.sentences import speak
 RATE = 24000
 
 PIPECAT_PYTHON = Path(__file__).resolve().parents[1] / ".venv-pipecat" / "bin" / "python"
+LIVEKIT_PYTHON = Path(__file__).resolve().parents[1] / ".venv-livekit" / "bin" / "python"
 
 
 def question_pcm16(text: str) -> bytes:
@@ -79,3 +80,29 @@ def test_pipecat_standard_example_gets_the_answer_to_its_context_message():
     assert result["errors"] == [] and result["responses"] == 1
     assert result["audio_bytes"] > RATE  # more than half a second of pcm16 at 24 kHz
     assert " ".join(result["text"].split()) == "my name is antiphon"
+
+
+@pytest.mark.skipif(not LIVEKIT_PYTHON.exists(), reason="bash scripts/run.sh test makes .venv-livekit")
+def test_livekit_agents_realtime_model_in_five_spoken_turns(tmp_path):
+    """livekit-agents' OpenAI realtime model in its own environment, without a LiveKit room (none
+    can run here): tests/clients/livekit_client.py pushes each question in 20 ms frames in real time
+    and reads the generation livekit creates for the answer."""
+    from antiphon.harness.spawn import ServerProcess
+
+    questions = []
+    for i, text in enumerate(["what is your name", "thank you", "how are you", "goodbye", "hello"]):
+        questions.append(tmp_path / f"q{i}.pcm")
+        questions[-1].write_bytes(question_pcm16(text))
+    server = ServerProcess()
+    try:
+        done = subprocess.run([str(LIVEKIT_PYTHON), str(Path(__file__).parent / "clients" / "livekit_client.py"),
+                               f"ws://127.0.0.1:{server.port}/v1", *map(str, questions)],
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["errors"] == [], result
+    assert len(result["turns"]) == 5 and all(t["audio_bytes"] > RATE for t in result["turns"])
+    said = [" ".join(t["text"].split()) for t in result["turns"]]
+    assert said[0] == "my name is antiphon" and said[1] == "you are welcome", said
