@@ -7,6 +7,7 @@
 # One server (MODEL: the bundled agent unless set) serves every level; a short level first warms
 # CUDA up (a cold server is not real time for its first seconds, and the sweep stops at the first
 # level that is not), then the sweep. The server's log comes back beside the results.
+# The simulated users run in CLIENT_PROCESSES processes (8): one process fell behind at 64 users.
 set -uo pipefail
 PY=${PY:-python3}
 OUT=${OUT:?where the results go}
@@ -21,6 +22,7 @@ url=ws://127.0.0.1:$PORT/ws
 $PY -m antiphon.cli bench --url "$url" --device "${DEVICE:-cuda}" --sessions 2 --seconds 4 \
   --questions .gpu/questions --out "$OUT/warm-up" > /dev/null 2>&1
 $PY -m antiphon.cli bench --url "$url" --device "${DEVICE:-cuda}" --sessions "${SESSIONS:-16,64,128}" \
-  --seconds "${SECONDS_PER_LEVEL:-8}" --questions .gpu/questions --out "$OUT/bench" 2>&1 \
+  --seconds "${SECONDS_PER_LEVEL:-8}" --client-processes "${CLIENT_PROCESSES:-8}" --questions .gpu/questions \
+  --out "$OUT/bench" 2>&1 \
   | tr '\r' '\n' | grep -v '%|' | tee "$OUT/bench.log"
 kill $server 2>/dev/null; wait $server 2>/dev/null

@@ -66,7 +66,8 @@ def test_smoke_run_writes_every_field(tmp_path):
     assert engines == {"batched", "serial"}
     for rec in summary["records"]:
         for key in ("sessions", "frame_latency_s", "response_latency_s", "late_ticks", "late_fraction",
-                    "tick_mean_s", "input_underruns", "server_cpu_percent", "server_rss_mib", "realtime"):
+                    "tick_mean_s", "input_underruns", "server_cpu_percent", "server_rss_mib", "realtime",
+                    "client_cpu_percent", "client_processes", "users_measured"):
             assert key in rec, key
         assert set(rec["frame_latency_s"]) == {"p50", "p95", "p99", "max"}
         assert rec["server_threads"] == 1  # --server-threads reached the spawned server
@@ -87,3 +88,15 @@ def test_the_real_time_rule_uses_the_served_codecs_frame():
     assert codec_timing("random:moshi-7b") == (1920, 24000, True)
     assert codec_timing("random:100m") == (320, 24000, False)
     assert codec_timing("bundled") == (640, 16000, False)
+
+
+def test_users_spread_over_client_processes_are_all_measured(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "antiphon.cli", "bench", "--model", "random:tiny", "--sessions", "3",
+                        "--seconds", "3", "--no-baseline", "--client-processes", "2", "--server-threads", "1",
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=240,
+                       env={**os.environ, "ANTIPHON_CACHE": str(tmp_path)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    (rec,) = json.loads((tmp_path / "bench.json").read_text())["records"]
+    assert rec["client_processes"] == 2 and rec["users_measured"] == 3  # both processes' users came back
+    assert rec["frame_latency_s"]["p50"] > 0 and rec["client_cpu_percent"] > 0
+    assert "| client CPU % |" in (tmp_path / "bench.md").read_text()

@@ -9,18 +9,14 @@ import re
 import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 from antiphon.server.serve import BACKENDS, resolve_backend
 
-from antiphon.client.connection import AntiphonClient, pcm16_to_float
-from antiphon.client.pacing import send_frames
-from antiphon.common.audio import frame_rms
-
-from .bench_stats import frame_latencies, is_realtime, max_realtime, percentiles, response_latency
+from .bench_stats import is_realtime, max_realtime
+from .load import run_level
 from .spawn import ServerProcess
 
 QUESTIONS = ["what is seven plus five", "hello, how are you", "what is your name", "count to four",
@@ -38,6 +34,9 @@ def add_arguments(p):
     p.add_argument("--seconds", type=float, default=10.0, help="per N")
     p.add_argument("--server-threads", type=int, default=None, help="the spawned servers' --threads")
     p.add_argument("--no-baseline", action="store_true", help="skip the one-session-at-a-time baseline")
+    p.add_argument("--client-processes", type=int, default=1,
+                   help="run the simulated users in this many processes (one process limits a big machine's "
+                        "measurement; the table's client CPU % says what the users cost)")
     p.add_argument("--questions", help="a folder of .wav recordings the simulated users ask (default: the "
                    "built-in questions spoken by espeak-ng)")
     p.add_argument("--out", default="bench-out", help="directory for JSON, markdown and PNG")
@@ -70,72 +69,6 @@ def load_questions(folder: str, rate: int) -> list[np.ndarray]:
         x, sr = sf.read(f, dtype="float32", always_2d=True)
         out.append(soxr.resample(x.mean(axis=1), sr, rate).astype(np.float32))
     return out
-
-
-def scrape(url: str) -> dict:
-    http = url.replace("ws://", "http://").rsplit("/", 1)[0]
-    text = urllib.request.urlopen(http + "/metrics", timeout=5).read().decode()
-    vals = {}
-    for name in ("antiphon_late_ticks_total", "antiphon_tick_seconds_count", "antiphon_tick_seconds_sum",
-                 "antiphon_input_underruns_total"):
-        m = re.search(rf"^{name} ([0-9.e+-]+)$", text, re.M)
-        vals[name] = float(m.group(1)) if m else 0.0
-    return vals
-
-
-async def one_user(url, questions, seconds, seed):
-    rng = np.random.default_rng(seed)
-    client = await AntiphonClient.connect(url, frame_marks=True)
-    n, period = client.frame_samples, client.hello["frame_ms"] / 1000
-    script, ends = [], []
-    while sum(map(len, script)) < seconds * client.sample_rate:
-        q = questions[rng.integers(len(questions))]
-        script.append(q)
-        ends.append(sum(map(len, script)))
-        script.append(np.zeros(int(1.5 * client.sample_rate), np.float32))
-    audio = np.concatenate(script)[: int(seconds * client.sample_rate)]
-    sent_at, marks, outputs = {}, [], []
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    total = len(audio) // n
-
-    async def send():  # frame i at start + (i + 1) periods: its samples have been "spoken" by then
-        await send_frames(client, lambda i: audio[i * n:(i + 1) * n] if i < total else None,
-                          start=start + period, on_sent=sent_at.__setitem__)
-
-    task = asyncio.create_task(send())
-    pending_mark = None
-    while not (task.done() and (pending_mark is not None and pending_mark >= total - 1)):
-        msg = await client.recv(timeout=10)
-        now = loop.time()
-        if isinstance(msg, bytes):
-            outputs.append((now, frame_rms(pcm16_to_float(msg))))
-        elif msg.get("type") == "frame":
-            marks.append((now, msg["input_index"]))
-            if msg["input_index"] is not None:
-                pending_mark = msg["input_index"]
-        if now - start > seconds + 5:
-            break
-    await task
-    await client.close()
-    utter_end_times = [start + (e // n) * period for e in ends if e < len(audio)]
-    responses = [response_latency(t, outputs, threshold=0.01, until=t + 1.5) for t in utter_end_times]
-    return frame_latencies(sent_at, marks), [r for r in responses if r is not None]
-
-
-async def run_level(url, n, seconds, questions):
-    before = scrape(url)
-    results = await asyncio.gather(*(one_user(url, questions, seconds, seed=i) for i in range(n)))
-    after = scrape(url)
-    ticks = after["antiphon_tick_seconds_count"] - before["antiphon_tick_seconds_count"]
-    late = after["antiphon_late_ticks_total"] - before["antiphon_late_ticks_total"]
-    tick_mean = (after["antiphon_tick_seconds_sum"] - before["antiphon_tick_seconds_sum"]) / max(ticks, 1)
-    lat = [x for r in results for x in r[0]]
-    resp = [x for r in results for x in r[1]]
-    return {"sessions": n, "frame_latency_s": percentiles(lat), "response_latency_s": percentiles(resp),
-            "ticks": ticks, "late_ticks": late, "late_fraction": late / max(ticks, 1),
-            "tick_mean_s": tick_mean, "input_underruns": after["antiphon_input_underruns_total"]
-            - before["antiphon_input_underruns_total"]}
 
 
 class RssSampler:
@@ -182,7 +115,7 @@ def sweep(args, engine: str, levels, questions, frame_s, progress) -> list[dict]
             if proc:
                 proc.cpu_percent()
             sampler = RssSampler(proc, args.rss_every) if proc else None
-            rec = asyncio.run(run_level(url, n, args.seconds, questions))
+            rec = asyncio.run(run_level(url, n, args.seconds, questions, args.client_processes))
             if proc:
                 threads = re.search(r"threads=(\d+)", srv.lines[-1])
                 rec["server_threads"] = int(threads.group(1)) if threads else None
@@ -203,14 +136,15 @@ def sweep(args, engine: str, levels, questions, frame_s, progress) -> list[dict]
 
 
 def table(records) -> str:
-    rows = ["| engine | N | frame p50 / p95 / p99 / max ms | response p50 / p95 ms | late ticks | tick mean ms | CPU % | RSS MiB | real time |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| engine | N | frame p50 / p95 / p99 / max ms | response p50 / p95 ms | late ticks | tick mean ms | CPU % "
+            "| client CPU % | RSS MiB | real time |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     ms = lambda v: "-" if v is None else f"{1000 * v:.0f}"  # noqa: E731
     for r in records:
         f, q = r["frame_latency_s"], r["response_latency_s"]
         rows.append(f"| {r['engine']} | {r['sessions']} | {ms(f['p50'])} / {ms(f['p95'])} / {ms(f['p99'])} / {ms(f['max'])} "
                     f"| {ms(q['p50'])} / {ms(q['p95'])} | {100 * r['late_fraction']:.1f}% | {1000 * r['tick_mean_s']:.1f} "
-                    f"| {r.get('server_cpu_percent', 0):.0f} | {r.get('server_rss_mib', 0):.0f} | {'yes' if r['realtime'] else 'no'} |")
+                    f"| {r.get('server_cpu_percent', 0):.0f} | {r['client_cpu_percent']:.0f} | {r.get('server_rss_mib', 0):.0f} | {'yes' if r['realtime'] else 'no'} |")
     return "\n".join(rows)
 
 
@@ -252,6 +186,8 @@ def codec_timing(model: str) -> tuple[int, int, bool]:
 
 
 def main(args) -> int:
+    if args.client_processes < 1:
+        raise SystemExit("--client-processes must be at least 1")
     from tqdm import tqdm
 
     levels = [int(x) for x in args.sessions.split(",")]
