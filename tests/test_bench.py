@@ -100,3 +100,13 @@ def test_users_spread_over_client_processes_are_all_measured(tmp_path):
     assert rec["client_processes"] == 2 and rec["users_measured"] == 3  # both processes' users came back
     assert rec["frame_latency_s"]["p50"] > 0 and rec["client_cpu_percent"] > 0
     assert "| client CPU % |" in (tmp_path / "bench.md").read_text()
+
+
+def test_tick_profile_names_every_stage():
+    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "profile_tick.py")
+    r = subprocess.run([sys.executable, script, "--sessions", "2", "--frames", "3"], capture_output=True, text=True,
+                       timeout=240)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("peak: ") and "GFLOP/s" in r.stdout.splitlines()[0]
+    for stage in ("codec encode", "model step", "sampling", "codec decode", "delivery", "tick"):
+        assert f"| 2 | {stage}" in r.stdout or f"| 2 | **{stage}" in r.stdout, stage
