@@ -31,10 +31,12 @@ class AntiphonServer:
     def __init__(self, codec, model, max_sessions: int = 8, token: str | None = None,
                  allowed_origins: list[str] | None = None, record_dir: str | None = None,
                  idle_timeout: float = 60.0, max_buffer_seconds: float = 2.0, grace_seconds: float = 5.0,
-                 random_weights: bool = False, serial: bool = False, max_pending_bytes: int = MAX_PENDING_BYTES):
+                 random_weights: bool = False, serial: bool = False, max_pending_bytes: int = MAX_PENDING_BYTES,
+                 context: int | None = None):
         self.codec, self.model = codec, model
         self.metrics = Metrics(codec.frame_size / codec.sample_rate)
-        self.engine = Engine(codec, model, max_sessions, self.metrics, stepping="serial" if serial else "batched")
+        self.engine = Engine(codec, model, max_sessions, self.metrics, stepping="serial" if serial else "batched",
+                             context=context)
         self.token, self.allowed_origins = token, allowed_origins or []
         self.record_dir, self.idle_timeout, self.grace_seconds = record_dir, idle_timeout, grace_seconds
         self.max_buffer_frames = max(1, int(max_buffer_seconds * codec.frame_rate))

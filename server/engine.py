@@ -30,12 +30,13 @@ class OutputFrame:
 
 
 class Engine:
-    def __init__(self, codec, model, max_sessions: int, metrics=None, seed: int = 0, stepping: str = "batched"):
+    def __init__(self, codec, model, max_sessions: int, metrics=None, seed: int = 0, stepping: str = "batched",
+                 context: int | None = None):
         self.codec, self.model, self.max_sessions = codec, model, max_sessions
         self.metrics = metrics
         self.frame_size = codec.frame_size
         self.period = codec.frame_size / codec.sample_rate
-        self.stepper = STEPPERS[stepping](codec, model, max_sessions, seed)
+        self.stepper = STEPPERS[stepping](codec, model, max_sessions, seed, context)
         self.slots: list = [None] * max_sessions
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)

@@ -21,6 +21,9 @@ def add_arguments(p):
                    help="the model's step in torch or ONNX Runtime (auto: onnx on a CPU, torch with Triton on CUDA)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--max-sessions", type=int, default=8)
+    p.add_argument("--context", type=int, default=None, metavar="FRAMES",
+                   help="frames each session attends over (the ring cache per session): at most the model's own, "
+                        "which is the default; fewer fit more sessions in memory")
     p.add_argument("--token", default=None, help="require this bearer token (header or ?token=)")
     p.add_argument("--allowed-origin", action="append", default=None,
                    help="browser Origin allowed to connect (repeatable); any when unset")
@@ -82,6 +85,15 @@ async def serve_until_signal(args) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"antiphon: {e}", file=sys.stderr)
         return 2
+    own = model.cfg.context
+    if args.context is not None and not 2 <= args.context <= own:
+        print(f"antiphon: --context must be in [2, {own}] frames for {model.name} (the context it was trained "
+              f"with is the most), got {args.context}", file=sys.stderr)
+        return 2
+    if args.context not in (None, own) and model.step_runner is not None:
+        print("antiphon: --context needs the model to step in torch (--model-backend torch): its ONNX step is "
+              f"exported for {own} frames", file=sys.stderr)
+        return 2
     # Everything loaded so far lives as long as the server: frozen, a full garbage collection never
     # scans it again (it would stall the engine and the event loop together).
     gc.collect()
@@ -90,7 +102,7 @@ async def serve_until_signal(args) -> int:
     server = AntiphonServer(codec, model, max_sessions=args.max_sessions, token=args.token,
                             allowed_origins=args.allowed_origin, record_dir=args.record,
                             idle_timeout=args.idle_timeout, grace_seconds=args.grace,
-                            random_weights=random_weights, serial=args.engine == "serial")
+                            random_weights=random_weights, serial=args.engine == "serial", context=args.context)
     try:
         await server.start(args.host, args.port)
     except OSError as e:
@@ -99,7 +111,8 @@ async def serve_until_signal(args) -> int:
     warn = "  [RANDOM WEIGHTS: the agent babbles; train or use the bundled model]" if random_weights else ""
     print(f"antiphon: serving http://{args.host}:{server.port}/ (WebSocket {server.port and '/ws'}) "
           f"model={model.name} codec={codec.name} {codec.sample_rate} Hz {codec.frame_rate:g} frames/s "
-          f"capacity={args.max_sessions} sessions threads={torch.get_num_threads()} "
+          f"capacity={args.max_sessions} sessions context={args.context or model.cfg.context} frames "
+          f"threads={torch.get_num_threads()} "
           f"backends=codec:{codec.backend},model:{'onnx' if model.step_runner else 'torch'}{warn}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -10,10 +10,10 @@ import torch
 
 
 class BatchedStepper:
-    def __init__(self, codec, model, max_sessions: int, seed: int = 0):
+    def __init__(self, codec, model, max_sessions: int, seed: int = 0, context: int | None = None):
         self.num_codebooks, self.max_sessions = codec.num_codebooks, max_sessions
         self.codec_stream = codec.stream(max_sessions)
-        self.model_stream = model.stream(max_sessions, seed=seed)
+        self.model_stream = model.stream(max_sessions, context=context, seed=seed)
 
     def reset(self, slot: int) -> None:
         self.codec_stream.reset([slot])
@@ -38,9 +38,9 @@ class BatchedStepper:
 
 
 class SerialStepper:
-    def __init__(self, codec, model, max_sessions: int, seed: int = 0):
+    def __init__(self, codec, model, max_sessions: int, seed: int = 0, context: int | None = None):
         self._codec = [codec.stream(1) for _ in range(max_sessions)]
-        self._model = [model.stream(1, seed=seed) for _ in range(max_sessions)]
+        self._model = [model.stream(1, context=context, seed=seed) for _ in range(max_sessions)]
         self._one_at_a_time = threading.Lock()
 
     def reset(self, slot: int) -> None:

@@ -139,3 +139,21 @@ async def test_serve_a_kyutai_directory_and_explain_a_broken_one(kyutai_dir, tmp
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "depformer.layers.0.norm1.alpha" in out.stderr, out.stderr
+
+
+def test_context_trades_attention_for_memory(moshi_pair):
+    """`--context`: a session's ring cache and attention span, within what the model was trained with."""
+    import subprocess
+    import sys
+
+    from antiphon.server.app import AntiphonServer
+
+    codec, model = moshi_pair
+    full = AntiphonServer(codec, model, max_sessions=2).engine.stepper.model_stream
+    short = AntiphonServer(codec, model, max_sessions=2, context=24).engine.stepper.model_stream
+    assert (full.context, short.context) == (48, 24)
+    assert short.state_nbytes() < full.state_nbytes()
+    for bad in ("1", "49"):
+        out = subprocess.run([sys.executable, "-m", "antiphon.cli", "serve", "--model", "random:moshi-tiny",
+                              "--port", "0", "--context", bad], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and "--context must be in [2, 48]" in out.stderr, out.stderr
