@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from antiphon.common.atomic import write_atomically
@@ -88,6 +90,30 @@ def session_options():
     return opts
 
 
+# Rows (slots) are independent: a batch split over threads, one single-threaded non-spinning ONNX
+# call each, uses every core without the spinning pool that starves the event loop (2x on the
+# decoder at 16 sessions on 2 cores: docs/benchmarks.md, "Where a tick goes").
+SPLIT_MIN_ROWS = 4
+_pool = None
+
+
+def run_split(sess, feed: dict, rows: int) -> list:
+    """`sess.run` on `feed`, its rows split over up to torch's thread count of calls at once
+    (`ANTIPHON_ONNX_SPLIT=0`: one call, the comparison docs/benchmarks.md measures against)."""
+    global _pool
+    workers = min(torch.get_num_threads(), rows // 2)
+    if workers < 2 or rows < SPLIT_MIN_ROWS or os.environ.get("ANTIPHON_ONNX_SPLIT", "1") == "0":
+        return sess.run(None, feed)
+    if _pool is None or _pool._max_workers < workers:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(workers, thread_name_prefix="onnx-rows")
+    bounds = [rows * i // workers for i in range(workers + 1)]
+    parts = [{k: v[a:b] for k, v in feed.items()} for a, b in zip(bounds, bounds[1:])]
+    results = list(_pool.map(lambda part: sess.run(None, part), parts))
+    return [np.concatenate([r[i] for r in results]) for i in range(len(results[0]))]
+
+
 class OnnxRunner:
     """Same interface as the torch runner: step(x, states) -> (y, states)."""
 
@@ -108,7 +134,7 @@ class OnnxRunner:
         sess = self._sessions[which]
         feed = {"x": x.cpu().numpy()}
         feed.update({f"state_in_{i}": s.cpu().float().numpy() for i, s in enumerate(states)})
-        out = sess.run(None, feed)
+        out = run_split(sess, feed, x.shape[0])
         # states are kept in the stream's own dtype between calls
         return (torch.from_numpy(out[0]).to(self.device),
                 [torch.from_numpy(o).to(self.device, s.dtype) for o, s in zip(out[1:], states)])
