@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+# Serving: torch's OpenMP threads wait passively between its small per-tick ops. Spinning, they hold
+# the cores that the ONNX calls of the same tick need (the model step 1.3x slower at 16 sessions on
+# 2 cores: docs/benchmarks.md, "Where a tick goes"). It must be set before torch loads OpenMP.
+SERVING = ("serve", "demo")
 
 
 def _bench(args) -> int:
@@ -60,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in SERVING + ("cluster",):
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if argv[:1] == ["cluster"]:  # its other options are serve's, passed on to every replica
         from antiphon.cluster import main as cluster
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from antiphon.codec.onnx_backend import cache_dir, session_options
+from antiphon.codec.onnx_backend import cache_dir, run_split, session_options
 from antiphon.kernels import reference
 
 from .transformer import rotary
@@ -109,6 +109,6 @@ class OnnxStep:
         for i in range(cfg.layers):
             feed[f"k{i}"] = cache.k[i].float().numpy()
             feed[f"v{i}"] = cache.v[i].float().numpy()
-        text, audio, k_new, v_new = self.session.run(None, feed)
+        text, audio, k_new, v_new = run_split(self.session, feed, tokens.shape[0])  # rows over the cores
         cache.write_all(torch.from_numpy(k_new), torch.from_numpy(v_new))
         return torch.from_numpy(text), torch.from_numpy(audio)

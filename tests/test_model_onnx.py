@@ -41,3 +41,32 @@ def test_onnx_step_matches_torch(tmp_path, monkeypatch):
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="'torch' or 'onnx'"):
         load_model("random:tiny", backend="tensorrt")
+
+
+def test_onnx_step_rows_split_over_threads_equal_one_call(tmp_path, monkeypatch):
+    """Served on a CPU, the step's rows go to several ONNX calls at once; slots are independent,
+    so the logits, tokens and cache are those of one call."""
+    monkeypatch.setenv("ANTIPHON_CACHE", str(tmp_path))
+    model = load_model("random:tiny", seed=4, backend="onnx")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # two calls at once for six rows, on any machine
+    try:
+        runs = []
+        for split in ("1", "0"):
+            monkeypatch.setenv("ANTIPHON_ONNX_SPLIT", split)
+            s = model.stream(6)
+            for slot in range(6):
+                s.configure(slot, GREEDY)
+            g = torch.Generator().manual_seed(2)
+            out = []
+            for _ in range(40):  # past the 32-frame ring
+                codes, text = s.step(torch.randint(0, model.cfg.cardinality, (6, model.cfg.num_codebooks), generator=g))
+                out.append((codes, text, s.last_logits[0]))
+            runs.append((out, s.cache.k_all.clone()))
+    finally:
+        torch.set_num_threads(threads)
+    (split_out, split_k), (whole_out, whole_k) = runs
+    for (c1, t1, l1), (c2, t2, l2) in zip(split_out, whole_out):
+        assert torch.equal(c1, c2) and torch.equal(t1, t2)
+        torch.testing.assert_close(l1, l2, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(split_k, whole_k, rtol=1e-5, atol=1e-5)
