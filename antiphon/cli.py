@@ -8,7 +8,7 @@ import sys
 # Serving: torch's OpenMP threads wait passively between its small per-tick ops. Spinning, they hold
 # the cores that the ONNX calls of the same tick need (the model step 1.3x slower at 16 sessions on
 # 2 cores: docs/benchmarks.md, "Where a tick goes"). It must be set before torch loads OpenMP.
-SERVING = ("serve", "demo")
+SERVING = ("serve", "demo", "cluster")
 
 
 def _bench(args) -> int:
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] and argv[0] in SERVING + ("cluster",):
+    if argv[:1] and argv[0] in SERVING:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if argv[:1] == ["cluster"]:  # its other options are serve's, passed on to every replica
         from antiphon.cluster import main as cluster

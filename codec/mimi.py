@@ -44,8 +44,7 @@ def random_mimi(name: str, seed: int = 0):
         model = MimiModel(mimi_config(name))
         for module in model.modules():
             if hasattr(module, "embed_sum") and hasattr(module, "cluster_usage"):
-                module.embed_sum.normal_()
-                module._embed = None
+                module.embed_sum.normal_()  # before any use, so transformers has cached no embedding yet
     return model
 
 

@@ -104,10 +104,10 @@ def run_split(sess, feed: dict, rows: int) -> list:
     workers = min(torch.get_num_threads(), rows // 2)
     if workers < 2 or rows < SPLIT_MIN_ROWS or os.environ.get("ANTIPHON_ONNX_SPLIT", "1") == "0":
         return sess.run(None, feed)
-    if _pool is None or _pool._max_workers < workers:
+    if _pool is None:  # one thread per core at most; a call uses `workers` of them
         from concurrent.futures import ThreadPoolExecutor
 
-        _pool = ThreadPoolExecutor(workers, thread_name_prefix="onnx-rows")
+        _pool = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="onnx-rows")
     bounds = [rows * i // workers for i in range(workers + 1)]
     parts = [{k: v[a:b] for k, v in feed.items()} for a, b in zip(bounds, bounds[1:])]
     results = list(_pool.map(lambda part: sess.run(None, part), parts))

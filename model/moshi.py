@@ -12,6 +12,7 @@ from .sampling import SamplingSettings
 
 
 class MoshiModel(nn.Module):
+    TORCH_ONLY = True  # its step and its codec (Mimi) run in torch; `auto` backends choose torch
     # Kyutai's defaults (moshi's LMGen): text 0.7 / top 25, audio 0.8 / top 250; they are also SamplingSettings'
     KYUTAI_SAMPLING = SamplingSettings(text_temperature=0.7, text_top_k=25, audio_temperature=0.8, audio_top_k=250)
 

@@ -53,6 +53,19 @@ def _tokenizer(path: Path) -> MoshiTokenizer:
 
 # ---- transformers' layout ----------------------------------------------------------------------------
 
+# transformers' names -> ours: a temporal layer's, a depth layer's (one weight per codebook), the rest
+HF_TEMPORAL = {"input_layernorm.weight": "norm1.weight", "post_attention_layernorm.weight": "norm2.weight",
+               "self_attn.q_proj.weight": "wq.weight", "self_attn.k_proj.weight": "wk.weight",
+               "self_attn.v_proj.weight": "wv.weight", "self_attn.o_proj.weight": "wo.weight",
+               "mlp.fc1.weight": "fc1.weight", "mlp.fc2.weight": "fc2.weight"}
+HF_DEPTH = {"input_layernorm.weight": "norm1.weight", "post_attention_layernorm.weight": "norm2.weight",
+            "self_attn.q_proj.weight": "wq", "self_attn.k_proj.weight": "wk", "self_attn.v_proj.weight": "wv",
+            "self_attn.o_proj.weight": "wo", "mlp.fc1.weight": "fc1", "mlp.fc2.weight": "fc2"}
+HF_FIXED = {"decoder.model.embed_tokens.weight": "text_emb.weight", "decoder.model.norm.weight": "out_norm.weight",
+            "decoder.lm_head.weight": "text_head.weight", "depth_decoder.text_embed_tokens.weight": "depth.text_emb.weight",
+            "depth_decoder.input_projections.weight": "depth.input_proj", "depth_decoder.lm_heads.weight": "depth.heads"}
+
+
 def from_transformers(state: dict[str, torch.Tensor], cfg: MoshiConfig) -> dict[str, torch.Tensor]:
     out = {}
     for key, value in state.items():
@@ -62,25 +75,15 @@ def from_transformers(state: dict[str, torch.Tensor], cfg: MoshiConfig) -> dict[
         m = re.match(r"decoder\.model\.layers\.(\d+)\.(.*)", name)
         d = re.match(r"depth_decoder\.layers\.(\d+)\.(.*)", name)
         if m:
-            rest = {"input_layernorm.weight": "norm1.weight", "post_attention_layernorm.weight": "norm2.weight",
-                    "self_attn.q_proj.weight": "wq.weight", "self_attn.k_proj.weight": "wk.weight",
-                    "self_attn.v_proj.weight": "wv.weight", "self_attn.o_proj.weight": "wo.weight",
-                    "mlp.fc1.weight": "fc1.weight", "mlp.fc2.weight": "fc2.weight"}.get(m.group(2), m.group(2))
+            rest = HF_TEMPORAL.get(m.group(2), m.group(2))
             if rest in ("wq.weight", "wk.weight"):
                 value = half_to_interleaved(value, cfg.heads if rest == "wq.weight" else cfg.kv_heads)
             out[f"layers.{m.group(1)}.{rest}"] = value
         elif d:
-            rest = {"input_layernorm.weight": "norm1.weight", "post_attention_layernorm.weight": "norm2.weight",
-                    "self_attn.q_proj.weight": "wq", "self_attn.k_proj.weight": "wk", "self_attn.v_proj.weight": "wv",
-                    "self_attn.o_proj.weight": "wo", "mlp.fc1.weight": "fc1", "mlp.fc2.weight": "fc2"}.get(d.group(2), d.group(2))
+            rest = HF_DEPTH.get(d.group(2), d.group(2))
             out[f"depth.layers.{d.group(1)}.{rest}"] = value
         else:
-            fixed = {"decoder.model.embed_tokens.weight": "text_emb.weight", "decoder.model.norm.weight": "out_norm.weight",
-                     "decoder.lm_head.weight": "text_head.weight",
-                     "depth_decoder.text_embed_tokens.weight": "depth.text_emb.weight",
-                     "depth_decoder.input_projections.weight": "depth.input_proj",
-                     "depth_decoder.lm_heads.weight": "depth.heads"}
-            name = fixed.get(name, name)
+            name = HF_FIXED.get(name, name)
             name = re.sub(r"^embed_tokens\.(\d+)\.", r"audio_emb.\1.", name)
             name = re.sub(r"^depth_decoder\.embed_tokens\.(\d+)\.", r"depth.audio_emb.\1.", name)
             out[name] = value

@@ -62,7 +62,7 @@ class DepthGraphs:
         g = self.graphs.get(b)
         if g is None:
             s = self.stream
-            g = self.graphs[b] = _Captured(s.model.lm.depth, b, hidden.shape[1], s._settings, s.generator,
+            g = self.graphs[b] = _Captured(s.model.lm.depth, b, hidden.shape[1], s._settings.tensors, s.generator,
                                            s.device, hidden.dtype)
         g.text[:n], g.hidden[:n] = text, hidden
         for f in FIELDS:

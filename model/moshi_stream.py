@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from .sampling import SamplingSettings, sample
+from .sampling import SamplingSettings, SlotSettings, sample
 from .stream import RingCache, check_step, padded, slot_index
 
-FIELDS = ("text_temperature", "text_top_k", "text_top_p", "audio_temperature", "audio_top_k", "audio_top_p")
 
 
 class MoshiStream:
@@ -37,10 +36,7 @@ class MoshiStream:
         self._user_hist = torch.full((batch_size, D + 1, K), cfg.cardinality, dtype=torch.long, device=dev)
         self._text_hist = torch.full((batch_size, D + 1), cfg.text_pad, dtype=torch.long, device=dev)
         self.generator = torch.Generator(device=dev).manual_seed(seed)
-        defaults = model.default_sampling
-        self._settings = {f: torch.full((batch_size,), getattr(defaults, f),
-                                        dtype=torch.long if f.endswith("top_k") else torch.float, device=dev)
-                          for f in FIELDS}
+        self._settings = SlotSettings(model.default_sampling, batch_size, dev)
         self.last_tokens = self.last_logits = None
         self.depth_runner = None  # CUDA graphs of the depth transformer, once use_cuda_graphs() is called
 
@@ -52,9 +48,7 @@ class MoshiStream:
         return self
 
     def configure(self, slot: int, settings: SamplingSettings) -> None:
-        settings.validate()
-        for name, t in self._settings.items():
-            t[slot] = getattr(settings, name)
+        self._settings.set(slot, settings)
 
     def _inputs(self, user_hist, pos):
         """The tokens each slot reads at its position `pos` [B]."""
@@ -84,7 +78,7 @@ class MoshiStream:
         cache.begin_step(active[:n])
         text_logits, hidden = self.model.lm.temporal_step(tokens[:n], cache)
         cache.end_step()
-        s = {k: v[:n] for k, v in self._settings.items()}
+        s = self._settings.rows(n)
         text_now = sample(text_logits, s["text_temperature"], s["text_top_k"], s["text_top_p"], self.generator)
 
         def pick(j, logits):
@@ -122,8 +116,7 @@ class MoshiStream:
         self._agent_hist[idx] = cfg.cardinality
         self._user_hist[idx] = cfg.cardinality
         self._text_hist[idx] = cfg.text_pad
-        for name, t in self._settings.items():
-            t[idx] = getattr(self.model.default_sampling, name)
+        self._settings.reset(idx)
 
     def state_nbytes(self) -> int:
         return self.cache.nbytes() + sum(t.numel() * t.element_size() for t in

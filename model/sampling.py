@@ -39,6 +39,30 @@ class SamplingSettings:
         return self
 
 
+class SlotSettings:
+    """Every slot's sampling settings as tensors [B] (top_k int64, the others float), as `sample`
+    takes them; a slot is set, or reset to the model's defaults, row by row."""
+    FIELDS = tuple(f.name for f in dataclasses.fields(SamplingSettings))
+
+    def __init__(self, defaults: SamplingSettings, batch: int, device):
+        self.defaults = defaults
+        self.tensors = {f: torch.full((batch,), getattr(defaults, f), device=device,
+                                      dtype=torch.long if f.endswith("top_k") else torch.float) for f in self.FIELDS}
+
+    def set(self, slot: int, settings: SamplingSettings) -> None:
+        settings.validate()
+        for name, t in self.tensors.items():
+            t[slot] = getattr(settings, name)
+
+    def reset(self, idx) -> None:
+        for name, t in self.tensors.items():
+            t[idx] = getattr(self.defaults, name)
+
+    def rows(self, n: int) -> dict[str, torch.Tensor]:
+        """The first n slots' settings (the computed prefix of a step)."""
+        return {k: v[:n] for k, v in self.tensors.items()}
+
+
 def _race(logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """One draw from softmax(logits) per row, by the exponential race (argmax of p_i / E_i with
     E_i ~ Exp(1)): one batched op, where torch.multinomial costs about 20 us per row on a small CPU."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .sampling import SamplingSettings, sample
+from .sampling import SamplingSettings, SlotSettings, sample
 
 
 class RingCache:
@@ -121,20 +121,14 @@ class ModelStream:
         self._hist = torch.full((batch_size, D + 1, K), cfg.cardinality, dtype=torch.long, device=dev)
         self._text_hist = torch.full((batch_size, D + 1), model.tokenizer.PAD, dtype=torch.long, device=dev)
         self.generator = torch.Generator(device=dev).manual_seed(seed)
-        self._settings = {}
-        defaults = model.default_sampling
-        for f in ("text_temperature", "text_top_k", "text_top_p", "audio_temperature", "audio_top_k", "audio_top_p"):
-            dt = torch.long if f.endswith("top_k") else torch.float
-            self._settings[f] = torch.full((batch_size,), getattr(defaults, f), dtype=dt, device=dev)
+        self._settings = SlotSettings(model.default_sampling, batch_size, dev)
         self.last_tokens = None
         self.last_logits = None
 
     def configure(self, slot: int, settings: SamplingSettings) -> None:
         """A top-k beyond the vocabulary is no limit, as sampling clamps it; anything a slot's
         tensors cannot hold is refused (the server refuses it before, naming the vocabulary)."""
-        settings.validate()
-        for name, t in self._settings.items():
-            t[slot] = getattr(settings, name)
+        self._settings.set(slot, settings)
 
     @torch.no_grad()
     def step(self, user_codes: torch.Tensor, active: torch.Tensor | None = None):
@@ -152,7 +146,7 @@ class ModelStream:
         text_logits, audio_logits = (self.model.step_runner or self.model.step)(tokens[:n], cache)
         cache.end_step()
         self.last_logits = tuple(padded(x, self.batch_size) for x in (text_logits, audio_logits))
-        s = {k: v[:n] for k, v in self._settings.items()}
+        s = self._settings.rows(n)
         text = self._prev_text.clone()
         agent = self._prev_agent.clone()
         text[:n] = sample(text_logits, s["text_temperature"], s["text_top_k"], s["text_top_p"], self.generator)
@@ -186,9 +180,7 @@ class ModelStream:
         self._prev_agent[idx] = self.cfg.cardinality
         self._hist[idx] = self.cfg.cardinality
         self._text_hist[idx] = self.model.tokenizer.PAD
-        defaults = self.model.default_sampling
-        for name, t in self._settings.items():
-            t[idx] = getattr(defaults, name)
+        self._settings.reset(idx)
 
     def state_nbytes(self) -> int:
         return self.cache.nbytes() + sum(t.numel() * t.element_size() for t in

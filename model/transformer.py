@@ -111,6 +111,7 @@ class SpeechTransformer(nn.Module):
     """Token layout per frame (one index per stream): [text, agent_0..agent_{K-1}, user_0..user_{K-1}].
     Audio embeddings have one extra index (`cardinality`) meaning "no token yet" (before the
     first frame and inside the delay)."""
+    TORCH_ONLY = False  # its step and its codec also export to ONNX Runtime
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()

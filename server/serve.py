@@ -58,10 +58,9 @@ def load(model_name: str | None, codec_name: str | None, device: str, backend: s
     from antiphon.model import check_codec, load_model
 
     model = load_model(model_name or default_model(), device=device)
-    moshi = type(model).__name__ == "MoshiModel"
-    model.use_step_backend(resolve_backend(model_backend, device, torch_only=moshi))
+    model.use_step_backend(resolve_backend(model_backend, device, torch_only=model.TORCH_ONLY))
     codec = load_codec(codec_name or model.codec_name, device=device,
-                       backend=resolve_backend(backend, device, torch_only=moshi),
+                       backend=resolve_backend(backend, device, torch_only=model.TORCH_ONLY),
                        num_codebooks=model.cfg.num_codebooks)
     check_codec(model, codec)
     return codec, model

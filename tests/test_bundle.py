@@ -31,7 +31,7 @@ def test_bundle_is_fp16_and_loads_with_its_codec(tmp_path):
     assert (loaded.default_sampling.audio_temperature, loaded.default_sampling.text_top_k) == (0.3, 5)
     stream = loaded.stream(batch_size=2)
     stream.reset([1])
-    assert stream._settings["audio_temperature"].tolist() == pytest.approx([0.3, 0.3])
+    assert stream._settings.tensors["audio_temperature"].tolist() == pytest.approx([0.3, 0.3])
     codec = load_codec(loaded.codec_name)
     for k, v in lm.state_dict().items():
         assert torch.allclose(loaded.state_dict()[k], v, atol=1e-3, rtol=1e-3), k

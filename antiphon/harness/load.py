@@ -70,22 +70,23 @@ async def one_user(url, questions, seconds, seed):
     return frame_latencies(sent_at, marks), [r for r in responses if r is not None]
 
 
+async def users(url, seeds, seconds, questions) -> list:
+    return await asyncio.gather(*(one_user(url, questions, seconds, seed=s) for s in seeds))
+
+
 def users_in_process(url, seeds, seconds, questions, start_at: float):
     """One worker process's share of the users, started together at `start_at` (wall clock);
     returns their results and the process's CPU seconds."""
     time.sleep(max(0.0, start_at - time.time()))
     cpu = time.process_time()
-
-    async def go():
-        return await asyncio.gather(*(one_user(url, questions, seconds, seed=s) for s in seeds))
-    results = asyncio.run(go())
+    results = asyncio.run(users(url, seeds, seconds, questions))
     return results, time.process_time() - cpu
 
 
 async def run_level(url, n, seconds, questions, processes: int = 1):
     if processes <= 1:
         before, cpu = scrape(url), time.process_time()
-        results = await asyncio.gather(*(one_user(url, questions, seconds, seed=i) for i in range(n)))
+        results = await users(url, range(n), seconds, questions)
         client_cpu = time.process_time() - cpu
     else:
         import concurrent.futures
