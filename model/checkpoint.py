@@ -13,6 +13,7 @@ from .config import ModelConfig
 from .sampling import SamplingSettings
 from .tokenizer import ByteTokenizer
 from .transformer import SpeechTransformer
+from .word_head import WordHead
 
 FORMAT = "antiphon-model"
 FORMAT_VERSION = 1
@@ -23,6 +24,9 @@ def save_checkpoint(model: SpeechTransformer, path, dtype=torch.float32, codec: 
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": model.cfg.to_dict(),
             "codec": codec or model.cfg.codec, "tokenizer": model.tokenizer.to_dict(),
             "sampling": dataclasses.asdict(model.default_sampling), **(extra or {})}
+    meta.pop("words", None)
+    if model.word_head is not None:
+        meta["words"] = model.word_head.to_dict()
     return write_checkpoint(path, model.state_dict(), meta, dtype)
 
 
@@ -32,6 +36,9 @@ def load_checkpoint(path) -> tuple[SpeechTransformer, dict]:
     cfg = ModelConfig.from_dict(meta["config"])
     ByteTokenizer.from_dict(meta.get("tokenizer", {}))
     model = SpeechTransformer(cfg)
+    if "words" in meta:
+        model.word_head = WordHead.from_dict(cfg.dim, meta["words"])
+        model.word_head.block(cfg.layers)  # a depth beyond the model is refused here, not mid-stream
     load_state(model, read_weights(path, "model"), str(path / "model.safetensors"))
     if "sampling" in meta:
         try:

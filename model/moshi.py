@@ -27,6 +27,7 @@ class MoshiModel(nn.Module):
         self.register_buffer("silence_codes", torch.zeros(cfg.num_codebooks, dtype=torch.long))
         self.default_sampling = self.KYUTAI_SAMPLING.within(self.vocab_sizes())
         self.step_runner = None  # the engine's banner reads it; Moshi steps in torch
+        self.word_head = None  # no transcript of the user's words: Moshi's text stream is its own
         self.name, self.codec_name = cfg.name, cfg.codec
 
     def vocab_sizes(self) -> dict[str, int]:

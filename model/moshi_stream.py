@@ -107,6 +107,10 @@ class MoshiStream:
         text = torch.where(ready, self._text_hist[:, 0], torch.full_like(self._text_hist[:, 0], self.cfg.text_pad))
         return codes, text
 
+    def heard(self, slots: list[int]) -> list[None]:
+        """Moshi has no word head: its stream names none of the user's words (its text is its own)."""
+        return [None] * len(slots)
+
     def reset(self, slots=None) -> None:
         """A reset slot behaves exactly like a fresh stream."""
         idx = slot_index(slots, self.batch_size, self.device)

@@ -24,7 +24,7 @@ from antiphon.kernels import reference
 from .transformer import rotary
 from antiphon.common.atomic import write_atomically
 
-GRAPH_VERSION = 3  # bump when the exported graph changes, so cached exports are not reused
+GRAPH_VERSION = 4  # bump when the exported graph changes, so cached exports are not reused
 
 
 def _rms_norm(norm, x):
@@ -40,7 +40,8 @@ class _StepGraph(nn.Module):
     def forward(self, tokens, pos, cache_pos, cos, sin, *kv):
         m, cfg = self.model, self.model.cfg
         x = m.embed_tokens(tokens)
-        ks, vs = [], []
+        ks, vs, words = [], [], []
+        read = m.word_head.block(cfg.layers) if m.word_head is not None else -1
         for i, block in enumerate(m.blocks):
             q, k, v = block.attn._qkv(_rms_norm(block.attn_norm, x), cos, sin)
             y = reference.decode_before_write(q, k, v, kv[i], kv[cfg.layers + i], cache_pos, pos, cfg.context)
@@ -48,9 +49,11 @@ class _StepGraph(nn.Module):
             x = x + block.mlp(_rms_norm(block.mlp_norm, x))
             ks.append(k)
             vs.append(v)
+            if i == read:
+                words.append(m.word_head.mlp(_rms_norm(m.word_head.norm, x)))
         h = _rms_norm(m.norm, x)
         audio = m.audio_head(h).view(-1, cfg.num_codebooks, cfg.cardinality)
-        return m.text_head(h), audio, torch.stack(ks, 1), torch.stack(vs, 1)
+        return m.text_head(h), audio, torch.stack(ks, 1), torch.stack(vs, 1), *words
 
 
 def _fingerprint(model) -> str:
@@ -71,7 +74,7 @@ def export(model, path: Path) -> Path:
     cache_pos = torch.full((B, C), -1, dtype=torch.long)
     kv_names = [f"k{i}" for i in range(L)] + [f"v{i}" for i in range(L)]
     names_in = ["tokens", "pos", "cache_pos", "cos", "sin", *kv_names]
-    names_out = ["text_logits", "audio_logits", "k_new", "v_new"]
+    names_out = ["text_logits", "audio_logits", "k_new", "v_new"] + (["word_logits"] if model.word_head else [])
     axes = {n: {0: "batch"} for n in names_in + names_out}
     path.parent.mkdir(parents=True, exist_ok=True)
     graph = _StepGraph(model).float().cpu().eval()
@@ -109,6 +112,6 @@ class OnnxStep:
         for i in range(cfg.layers):
             feed[f"k{i}"] = cache.k[i].float().numpy()
             feed[f"v{i}"] = cache.v[i].float().numpy()
-        text, audio, k_new, v_new = run_split(self.session, feed, tokens.shape[0])  # rows over the cores
+        text, audio, k_new, v_new, *words = run_split(self.session, feed, tokens.shape[0])  # rows over the cores
         cache.write_all(torch.from_numpy(k_new), torch.from_numpy(v_new))
-        return torch.from_numpy(text), torch.from_numpy(audio)
+        return torch.from_numpy(text), torch.from_numpy(audio), torch.from_numpy(words[0]) if words else None

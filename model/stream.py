@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from .sampling import SamplingSettings, SlotSettings, sample
+from .word_head import new_words
 
 
 class RingCache:
@@ -124,6 +125,11 @@ class ModelStream:
         self._settings = SlotSettings(model.default_sampling, batch_size, dev)
         self.last_tokens = None
         self.last_logits = None
+        self.words = model.word_head.words if model.word_head is not None else None
+        none = len(self.words) if self.words else 0
+        self._none = none
+        self._word_ids = torch.full((batch_size,), none, dtype=torch.long, device=dev)  # named on the last frame
+        self._heard = torch.full((batch_size,), none, dtype=torch.long, device=dev)  # newly named on it
 
     def configure(self, slot: int, settings: SamplingSettings) -> None:
         """A top-k beyond the vocabulary is no limit, as sampling clamps it; anything a slot's
@@ -143,9 +149,12 @@ class ModelStream:
         self.last_tokens = tokens
         cache = self.cache if n == self.batch_size else self.cache.prefix(n)
         cache.begin_step(active[:n])
-        text_logits, audio_logits = (self.model.step_runner or self.model.step)(tokens[:n], cache)
+        text_logits, audio_logits, word_logits = (self.model.step_runner or self.model.step)(tokens[:n], cache)
         cache.end_step()
-        self.last_logits = tuple(padded(x, self.batch_size) for x in (text_logits, audio_logits))
+        if word_logits is not None:
+            self._hear(word_logits.argmax(-1), active, n)
+        self.last_logits = tuple(padded(x, self.batch_size) for x in (text_logits, audio_logits, word_logits)
+                                 if x is not None)  # (text, audio[, words]) of this step
         s = self._settings.rows(n)
         text = self._prev_text.clone()
         agent = self._prev_agent.clone()
@@ -160,6 +169,21 @@ class ModelStream:
         self._hist = torch.where(a[:, :, None], torch.cat([self._hist[:, 1:], agent[:, None]], 1), self._hist)
         self._text_hist = torch.where(a, torch.cat([self._text_hist[:, 1:], text[:, None]], 1), self._text_hist)
         return self._aligned(active)
+
+    def _hear(self, ids: torch.Tensor, active: torch.Tensor, n: int) -> None:
+        named = torch.full_like(self._word_ids, self._none)
+        named[:n] = ids
+        named = torch.where(active, named, self._word_ids)
+        self._heard = torch.where(active, new_words(named, self._word_ids, self._none), self._none)
+        self._word_ids = named
+
+    def heard(self, slots: list[int]) -> list[str | None]:
+        """Per slot, the word the user finished saying on the frame just stepped (the model's word
+        head), or None: no word ended there, or the model has no word head."""
+        if self.words is None:
+            return [None] * len(slots)
+        ids = self._heard.tolist()
+        return [self.words[ids[i]] if ids[i] != self._none else None for i in slots]
 
     def _aligned(self, active):
         D = self.max_delay
@@ -180,6 +204,8 @@ class ModelStream:
         self._prev_agent[idx] = self.cfg.cardinality
         self._hist[idx] = self.cfg.cardinality
         self._text_hist[idx] = self.model.tokenizer.PAD
+        self._word_ids[idx] = self._none
+        self._heard[idx] = self._none
         self._settings.reset(idx)
 
     def state_nbytes(self) -> int:

@@ -132,6 +132,7 @@ class SpeechTransformer(nn.Module):
         self.step_runner = None  # another implementation of `step` (the ONNX Runtime one), when chosen
         self.dropout = 0.0  # on the residual branches, teacher-forced training only (a recipe setting)
         self.apply(self._init)
+        self.word_head = None  # a WordHead (model/word_head.py) when the checkpoint has one
 
     def vocab_sizes(self) -> dict[str, int]:
         """What each sampled stream chooses among: the bound of its top-k."""
@@ -186,9 +187,14 @@ class SpeechTransformer(nn.Module):
         return self
 
     def step(self, tokens: torch.Tensor, cache):
-        """tokens [B,1+2K] for each slot's current position -> (text logits [B,V], audio [B,K,card])."""
+        """tokens [B,1+2K] for each slot's current position -> (text logits [B,V], audio [B,K,card],
+        word logits [B,words+1] or None without a word head)."""
         cos, sin = rotary(cache.pos, self.cfg.head_dim, self.cfg.rope_base)
         x = self.embed_tokens(tokens)
+        words = None
+        read = self.word_head.block(self.cfg.layers) if self.word_head is not None else -1
         for i, block in enumerate(self.blocks):
             x = block.step(x, cos, sin, cache, i)
-        return self.heads(x)
+            if i == read:
+                words = self.word_head(x)
+        return (*self.heads(x), words)

@@ -5,9 +5,10 @@ import json
 
 
 def add_arguments(p) -> None:
-    p.add_argument("what", choices=["codec", "lm", "bundle", "average"],
-                   help="which recipe; bundle: write --codec and --lm in fp16 to model/bundled (the default agent); "
-                        "average: the mean of the --models' weights, written to --out")
+    p.add_argument("what", choices=["codec", "lm", "words", "bundle", "average"],
+                   help="which recipe; words: fit a word head (the user's transcript) on the frozen --lm "
+                        "(default: the bundled model); bundle: write --codec and --lm in fp16 to model/bundled (the "
+                        "default agent); average: the mean of the --models' weights, written to --out")
     p.add_argument("--out", help="run directory (default ~/.cache/antiphon/runs/<recipe>-...); "
                                  "an existing run resumes from its checkpoint")
     p.add_argument("--steps", type=int, help="train until this step")
@@ -19,7 +20,7 @@ def add_arguments(p) -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("--config", help="codec: codec config (small); lm: model config (small)")
     p.add_argument("--codec", help="lm, bundle: the trained codec checkpoint whose tokens the model reads and writes")
-    p.add_argument("--lm", help="bundle: the trained model checkpoint")
+    p.add_argument("--lm", help="bundle, words: the trained model checkpoint")
     p.add_argument("--models", nargs="+", help="average: model checkpoints fine-tuned from one --init")
     p.add_argument("--init", help="codec, lm: start a new run from this checkpoint's weights "
                                   "(e.g. model/bundled/codec or model/bundled/lm) instead of random ones")
@@ -47,7 +48,7 @@ def add_arguments(p) -> None:
                    "(espeak-ng's own prosody, word ends by forced alignment) rather than word by word (default 0)")
     p.add_argument("--word-weight", type=float, help="lm: weight of the training-only loss that names each word "
                    "the user has just said (default 0.5; 0 turns it off)")
-    p.add_argument("--word-depth", type=int, help="lm: the word head reads the block this many below the top "
+    p.add_argument("--word-depth", type=int, help="lm, words: the word head reads the block this many below the top "
                    "(default 2: two blocks can attend to the words heard)")
     p.add_argument("--voices", type=int, help="how many training voices to render")
     p.add_argument("--save-seconds", type=float, default=1.0,
@@ -80,7 +81,13 @@ def _run(args) -> int:
             raise SystemExit("antiphon train average needs --models DIR DIR ... and --out DIR")
         print(json.dumps({"averaged": len(args.models), "out": str(average_models(args.models, args.out))}))
         return 0
-    if args.what == "codec":
+    if args.what == "words":
+        from .word_recipe import train
+        result = train(out=args.out, steps=args.steps, device=args.device, save_seconds=args.save_seconds,
+                       seed=args.seed, batch=args.batch, lr=args.lr, voices=args.voices, lm=args.lm,
+                       questions=args.questions, frames=args.frames, sentences=args.sentences,
+                       depth=args.word_depth)
+    elif args.what == "codec":
         from .codec_recipe import train
         result = train(**common, agent_decoder=args.agent_decoder, decoder_filters=args.decoder_filters,
                        answers=args.answers, seconds=args.seconds)

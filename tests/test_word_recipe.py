@@ -1,0 +1,43 @@
+"""`antiphon train words` on tiny configs: only the head learns (the model's own weights are exported
+unchanged), a resumed run equals an uninterrupted one, and the export carries the head."""
+import json
+import os
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from antiphon.codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
+from antiphon.codec.checkpoint import save_checkpoint as save_codec
+from antiphon.model import load_model
+from antiphon.model.checkpoint import save_checkpoint
+
+
+@pytest.fixture()
+def lm_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANTIPHON_CACHE", str(tmp_path / "cache"))
+    codec_dir = save_codec(build_modules(CODEC_CONFIGS["tiny"], seed=0), CODEC_CONFIGS["tiny"], tmp_path / "codec")
+    return save_checkpoint(load_model("random:tiny", seed=1), tmp_path / "lm", codec=str(codec_dir))
+
+
+def test_word_head_run_resumes_exactly_and_leaves_the_model_as_it_was(lm_dir, tmp_path):
+    from antiphon.model.train.word_recipe import train
+
+    common = dict(lm=str(lm_dir), batch=2, questions=6, frames=120, voices=2, held_out=4, eval_every=2,
+                  hidden=16, depth=1, warmup=1)
+    whole = train(out=tmp_path / "whole", steps=4, **common)
+    train(out=tmp_path / "split", steps=2, **common)
+    split = train(out=tmp_path / "split", steps=4, **common)
+    a, b = (load_file(os.path.join(r["checkpoint"], "model.safetensors")) for r in (whole, split))
+    assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+    before = load_file(str(lm_dir / "model.safetensors"))
+    head = {k for k in a if k.startswith("word_head.")}
+    assert head and set(a) - head == set(before)
+    assert all(torch.equal(a[k], before[k]) for k in before), "the model's own weights must not move"
+    assert not torch.equal(a["word_head.mlp.2.weight"], torch.zeros_like(a["word_head.mlp.2.weight"]))
+    meta = json.loads((tmp_path / "whole" / "lm" / "config.json").read_text())
+    assert meta["words"]["depth"] == 1 and meta["words"]["hidden"] == 16 and len(meta["words"]["vocabulary"]) > 100
+    losses = [json.loads(ln) for ln in (tmp_path / "split" / "losses.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in losses if "heldout_word_acc" in r] == [2, 4]
+    served = load_model(whole["checkpoint"])
+    assert served.word_head is not None and served.word_head.block(served.cfg.layers) == 0
