@@ -25,18 +25,24 @@ def add_arguments(p):
 
 
 class Captions:
-    """Live captions and latency on one terminal line."""
+    """Live captions and latency on one terminal line: the words the agent heard you finish
+    (where its model names them), then what it says."""
 
     def __init__(self, out=sys.stdout):
-        self.out, self.text, self.latency_ms = out, "", None
+        self.out, self.text, self.heard, self.latency_ms = out, "", "", None
 
-    def add(self, piece: str):
-        self.text = (self.text + piece)[-70:]
-        self.show()
+    def on_event(self, msg: dict) -> None:
+        if msg.get("type") == "text":
+            self.text = (self.text + msg["text"])[-48:]
+            self.show()
+        elif msg.get("type") == "user_text":
+            self.heard = (self.heard + " " + msg["text"]).strip()[-24:]
+            self.show()
 
     def show(self):
         lat = f"{self.latency_ms:5.0f} ms" if self.latency_ms is not None else "   -- ms"
-        self.out.write(f"\r[{lat}] {self.text:<70}")
+        heard = f"you: {self.heard:<24} | " if self.heard else ""
+        self.out.write(f"\r[{lat}] {heard}{self.text:<48}")
         self.out.flush()
 
 
@@ -51,9 +57,10 @@ async def talk_file(args) -> int:
     loop = asyncio.get_running_loop()
 
     def on_message(msg):
-        if isinstance(msg, dict) and msg.get("type") == "text":
-            captions.add(msg["text"])
-        elif isinstance(msg, dict) and msg.get("type") == "frame" and msg.get("input_index") is not None:
+        if not isinstance(msg, dict):
+            return
+        captions.on_event(msg)
+        if msg.get("type") == "frame" and msg.get("input_index") is not None:
             t = sent_at.pop(msg["input_index"], None)  # latency: a frame sent to the agent's frame of its tick
             if t is not None:
                 captions.latency_ms = 1000 * (loop.time() - t)
@@ -104,13 +111,13 @@ async def talk_mic(args) -> int:
             msg = await client.recv()
             if isinstance(msg, bytes):
                 jitter.push(pcm16_to_float(msg))
-            elif msg.get("type") == "frame" and msg.get("input_index") is not None:
+                continue
+            captions.on_event(msg)
+            if msg.get("type") == "frame" and msg.get("input_index") is not None:
                 t = sent_at.pop(msg["input_index"], None)
                 if t is not None:
                     captions.latency_ms = 1000 * (time.monotonic() - t)
                     captions.show()
-            elif msg.get("type") == "text":
-                captions.add(msg["text"])
 
     try:
         stream = sd.Stream(samplerate=rate, blocksize=client.frame_samples, channels=1, dtype="int16",

@@ -21,6 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from antiphon.codec import onnx_backend
 from antiphon.model.sampling import sample
+from antiphon.server.engine import OutputFrame
 from antiphon.server.serve import load
 from antiphon.server.session import Session
 
@@ -87,13 +88,13 @@ def profile(n, codec, torch_codec, model, torch_model, frames, peak, loop, show:
     logits = ms.last_logits  # (text, audio) of the last step, for timing sampling alone
     settings = [torch.full((n,), v) for v in (0.8, 250, 1.0)]
     sessions = [Session(codec.frame_size, codec.sample_rate, 64, loop) for _ in range(n)]
-    frame = np.zeros(codec.frame_size, np.float32)
+    out = OutputFrame(np.zeros(codec.frame_size, np.float32), 256, 0, np.zeros(codec.frame_size, np.float32))
     stages = {
         "codec encode": (lambda: cs.encode(pcm), lambda: tcs.encode(pcm)),
         "model step (incl. sampling)": (lambda: ms.step(codes[:, :, 0]), lambda: tms.step(codes[:, :, 0])),
         "sampling": (lambda: sample(logits[1], settings[0], settings[1].long(), settings[2], None), None),
         "codec decode": (lambda: cs.decode(agent), lambda: tcs.decode(agent)),
-        "delivery (PCM16, outbox)": (lambda: [s.deliver(frame, 256, 0, frame) for s in sessions], None),
+        "delivery (PCM16, outbox)": (lambda: [s.deliver(out) for s in sessions], None),
     }
     total = 0.0
     for name, (run, count) in stages.items():

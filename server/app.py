@@ -97,15 +97,13 @@ class AntiphonServer:
             await ws.close(*refusal)
             return
         realtime = urllib.parse.urlsplit(ws.request.path).path == realtime_events.PATH
-        if realtime:
-            buffer = int(realtime_endpoint.MAX_BUFFER_SECONDS * self.codec.frame_rate)
-            session = RealtimeSession(self.codec.frame_size, self.codec.sample_rate, buffer,
-                                      asyncio.get_running_loop(), model_name=self.model.name,
-                                      beta=realtime_endpoint.is_beta(ws), num_codebooks=self.codec.num_codebooks,
-                                      text_decoder=self.model.tokenizer.text_decoder())
-        else:
-            session = Session(self.codec.frame_size, self.codec.sample_rate, self.max_buffer_frames,
-                              asyncio.get_running_loop(), text_decoder=self.model.tokenizer.text_decoder())
+        buffer = int(realtime_endpoint.MAX_BUFFER_SECONDS * self.codec.frame_rate) if realtime \
+            else self.max_buffer_frames
+        session = Session(self.codec.frame_size, self.codec.sample_rate, buffer, asyncio.get_running_loop(),
+                          text_decoder=self.model.tokenizer.text_decoder())
+        adapter = RealtimeSession(session, model_name=self.model.name, beta=realtime_endpoint.is_beta(ws),
+                                  num_codebooks=self.codec.num_codebooks,
+                                  transcribes=self.model.word_head is not None) if realtime else None
         if not self.engine.join(session):
             self.metrics.rejected.labels("full").inc()
             await ws.close(P.CLOSE_TRY_LATER, f"server full ({self.engine.max_sessions} sessions); try again later")
@@ -117,7 +115,7 @@ class AntiphonServer:
             session.recorder = Recorder(self.record_dir, session.id, self.codec.sample_rate)
         try:
             if realtime:
-                await realtime_endpoint.run(self, session, ws)
+                await realtime_endpoint.run(self, adapter, ws)
                 return
             await ws.send(json.dumps(self._hello(session)))
             sender = asyncio.create_task(self._send_loop(session, ws))
@@ -163,7 +161,8 @@ class AntiphonServer:
         return {"type": "hello", "protocol": P.PROTOCOL_VERSION, "session_id": session.id,
                 "sample_rate": self.codec.sample_rate, "frame_size": self.codec.frame_size,
                 "frame_ms": 1000 * self.codec.frame_size / self.codec.sample_rate,
-                "codec": self.codec.name, "model": self.model.name, "random_weights": self.random_weights}
+                "codec": self.codec.name, "model": self.model.name, "random_weights": self.random_weights,
+                "user_text": self.model.word_head is not None}
 
     async def receive(self, ws: ServerConnection):
         """The next message, or None after closing a connection idle for `idle_timeout` (both endpoints)."""

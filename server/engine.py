@@ -27,6 +27,7 @@ class OutputFrame:
     token: int  # the text token of this frame
     input_index: int | None  # the input frame it answers (None: an underrun, fed as silence)
     user_pcm: np.ndarray  # the input the engine used (silence on an underrun)
+    heard: str | None = None  # the word the user finished saying on this frame (the model's word head)
 
 
 class Engine:
@@ -179,8 +180,8 @@ class Engine:
             pcm[row], index = self._next_input(self.slots[i])
             input_index.append(index)
 
-        def deliver(row: int, audio: np.ndarray, token: int) -> None:
+        def deliver(row: int, audio: np.ndarray, token: int, heard: str | None) -> None:
             s = self.slots[active[row]]
-            out = OutputFrame(audio.copy(), token, input_index[row], pcm[row])
+            out = OutputFrame(audio.copy(), token, input_index[row], pcm[row], heard)
             s.loop.call_soon_threadsafe(s.receive_output, out)
         self.stepper.run(active, pcm, deliver)

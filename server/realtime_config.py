@@ -4,7 +4,8 @@ shape, and how the session describes itself back in the shape its client speaks.
 Every field of the SDK's session types is handled one of three ways (docs/protocol.md, "Session
 fields"): honoured, refused with an error naming it (what would change the answer a client expects:
 tools, transcription sessions), or accepted, kept and echoed back while not
-changing what the model does (voice, input transcription, noise reduction, ...). A field the
+changing what the model does (voice, noise reduction, ...). Input transcription is honoured where
+the model has a word head, and kept and echoed where it has none. A field the
 types do not have is refused, so nothing a client sets is silently dropped.
 """
 from __future__ import annotations
@@ -125,6 +126,12 @@ class SessionConfig:
                 raise RealtimeError("invalid_value", "`instructions` must be a string", "session.instructions")
             self.instructions = session["instructions"]
         self.kept, self.text_only = kept, text_only
+
+    @property
+    def transcribed(self) -> bool:
+        """The client asked for its input transcribed (`audio.input.transcription` not null); its
+        `model`, `language` and `prompt` are kept, not used: the model's own word head transcribes."""
+        return self.kept.get("transcription") is not None
 
     def _turn_detection(self, td) -> None:
         param = "session.audio.input.turn_detection"

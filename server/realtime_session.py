@@ -24,6 +24,7 @@ from . import realtime_events as R
 from .realtime_config import SessionConfig
 from .realtime_conversation import Conversation, parse_user_item, user_item
 from .realtime_response import Response
+from .realtime_transcription import InputTranscription
 from .session import Session
 from .vad import EnergyVad
 
@@ -37,14 +38,22 @@ RECORDED_EVENTS = {"input_audio_buffer.speech_started", "input_audio_buffer.spee
                    "response.output_audio_transcript.delta", "response.audio_transcript.delta"}
 
 
-class RealtimeSession(Session):
-    def __init__(self, *args, model_name: str, beta: bool, num_codebooks: int = 1, **kwargs):
-        super().__init__(*args, **kwargs)
+class RealtimeSession:
+    """Composes the engine's session: it takes the session's input frames (for turn-taking) and its
+    output frames (for responses), and leaves the buffering, resampling and engine side to it."""
+
+    def __init__(self, session: Session, *, model_name: str, beta: bool, num_codebooks: int = 1,
+                 transcribes: bool = False):
+        self.session = session
+        self.id, self.outbox = session.id, session.outbox
+        session.set_client_rate(R.RATE)
+        session.skip_quiet = False  # the input buffer is the client's: every frame is heard
+        session.on_input, session.on_output = self.on_input_frame, self.deliver
         self.config = SessionConfig()
         self.model_name, self.beta = model_name, beta
-        self.frame_ms = 1000 * self.frame_size / self.codec_rate
-        self.set_client_rate(R.RATE)
-        self.skip_quiet = False  # the input buffer is the client's: every frame is heard
+        self.frame_ms = 1000 * session.frame_size / session.codec_rate
+        self.transcribes = transcribes  # the model has a word head: input transcription can be honoured
+        self.transcription = InputTranscription(self.emit, self.frame_ms / 1000, self.set_transcript)
         self.vad = EnergyVad(self.config.vad, self.frame_ms) if self.config.vad else None
         self.history: collections.deque = collections.deque(maxlen=HISTORY_FRAMES)
         self.response: Response | None = None
@@ -64,8 +73,8 @@ class RealtimeSession(Session):
         if self.beta:
             event["type"] = R.BETA_NAMES.get(event["type"], event["type"])
         self.outbox.put(json.dumps(event))
-        if self.recorder is not None and event["type"] in RECORDED_EVENTS:
-            self.recorder.event(event)
+        if self.session.recorder is not None and event["type"] in RECORDED_EVENTS:
+            self.session.recorder.event(event)
 
     def fail(self, e: R.RealtimeError, client_event_id: str | None) -> None:
         self.outbox.put(json.dumps(R.error_event(e, client_event_id)))
@@ -78,7 +87,7 @@ class RealtimeSession(Session):
             self.vad = EnergyVad(self.config.vad, self.frame_ms) if self.config.vad else None
             self.emit({"type": "session.updated", "session": self.config.describe(self.id, self.model_name, self.beta)})
         elif kind == "input_audio_buffer.append":
-            dropped = self.push_pcm16(R.audio_of(event))
+            dropped = self.session.push_pcm16(R.audio_of(event))
             if dropped:
                 raise R.RealtimeError("input_audio_buffer_overflow", f"the input buffer is full; {dropped} "
                                       "frames were dropped (send audio closer to real time)")
@@ -87,17 +96,17 @@ class RealtimeSession(Session):
                 raise R.RealtimeError("input_audio_buffer_commit_empty", "the input audio buffer is empty")
             # push-to-talk: the turn ended with its last voiced frame, not when the button was let go;
             # the model may have answered since, and the response shows that answer from the start
-            end = self.last_voiced + 1 if self.last_voiced is not None else self.input_frames
-            self.commit(min(end, self.input_frames))
+            end = self.last_voiced + 1 if self.last_voiced is not None else self.session.input_frames
+            self.commit(min(end, self.session.input_frames))
         elif kind == "input_audio_buffer.clear":
-            self.frames.clear()
+            self.session.frames.clear()
             self.buffer_frames, self.last_voiced = 0, None
             self.emit({"type": "input_audio_buffer.cleared"})
         elif kind == "response.create":
             if self.response:
                 raise R.RealtimeError("conversation_already_has_active_response",
                                       f"response {self.response.id} is still in progress")
-            start = self.speech_end_index if self.speech_end_index is not None else self.consumed_frames
+            start = self.speech_end_index if self.speech_end_index is not None else self.session.consumed_frames
             self.open_response(start)
         elif kind == "response.cancel":
             if not self.response:
@@ -122,19 +131,20 @@ class RealtimeSession(Session):
             pcm16 = (np.clip(speech / max(float(np.abs(speech).max()), 1e-6) * 0.5, -1, 1) * 32767).astype(
                 "<i2").tobytes()
         self.unheard_by_vad = True
-        dropped = self.push_pcm16(pcm16 + bytes(2 * self.frame_size * R.RATE // self.codec_rate))
+        dropped = self.session.push_pcm16(pcm16 + bytes(2 * self.session.frame_size * R.RATE // self.session.codec_rate))
         self.unheard_by_vad = False
         if dropped:
             raise R.RealtimeError("input_audio_buffer_overflow", "the input buffer is full; the item was cut")
-        self.speech_end_index = self.input_frames - 1  # its answer starts after it (one frame of silence)
+        self.speech_end_index = self.session.input_frames - 1  # its answer starts after it (one frame of silence)
         self.conversation.add(user_item(item_id, content), done=True)
+        self.transcription.commit(item_id, self.session.input_frames, transcribed=False)
 
     def on_input_frame(self, frame: np.ndarray) -> None:
         if self.unheard_by_vad:
             return
         self.buffer_frames += 1
         if frame_rms(frame) > SPEAKING_RMS:
-            self.last_voiced = self.input_frames - 1
+            self.last_voiced = self.session.input_frames - 1
         if self.vad:
             self.on_vad(self.vad.push(frame))
 
@@ -158,9 +168,16 @@ class RealtimeSession(Session):
         self.emit({"type": "input_audio_buffer.committed", "item_id": item,
                    "previous_item_id": self.conversation.last})
         self.conversation.add(user_item(item, [{"type": "input_audio", "transcript": None}]), done=True)
+        self.transcription.commit(item, end_index, transcribed=self.transcribes and self.config.transcribed)
         self.user_item = R.new_id("item")
         self.buffer_frames, self.last_voiced = 0, None
         self.speech_end_index = end_index
+
+    def set_transcript(self, item_id: str, transcript: str) -> None:
+        """A user item's input transcription is complete: the conversation's copy holds it."""
+        item = self.conversation.items.get(item_id)
+        if item is not None:
+            item["content"][0]["transcript"] = transcript
 
     # ---- responses ----
     def open_response(self, start_index: int) -> None:
@@ -183,7 +200,7 @@ class RealtimeSession(Session):
         if r.unsent_text:
             self.emit(r.text_delta(r.unsent_text))
             r.unsent_text = ""
-        self.turn_start = max(self.consumed_frames, r.start_index)
+        self.turn_start = max(self.session.consumed_frames, r.start_index)
         for event in r.finished_parts():
             self.emit(event)
         self.emit({"type": "response.content_part.done", **r.ids, "part": r.part()})
@@ -238,12 +255,18 @@ class RealtimeSession(Session):
                    "audio_end_ms": end})
 
     # ---- engine ----
-    def deliver(self, pcm, token, input_index, user_pcm) -> None:
-        self.output_frames += 1
-        pcm16, rms, text = self.client_pcm16(pcm), frame_rms(pcm), self.text_of(token)
-        if self.recorder is not None:
-            self.recorder.frame(user_pcm, pcm)
-        index = input_index if input_index is not None else self.consumed_frames
+    def deliver(self, out) -> None:
+        """One engine output frame (an engine.OutputFrame): into the open response, the history a
+        late response reads, and the user's transcript."""
+        s = self.session
+        s.output_frames += 1
+        pcm16, rms, text = s.client_pcm16(out.pcm), frame_rms(out.pcm), s.text_of(out.token)
+        if s.recorder is not None:
+            s.recorder.frame(out.user_pcm, out.pcm)
+        index = out.input_index if out.input_index is not None else s.consumed_frames
+        if out.heard and out.input_index is not None:
+            self.transcription.heard(index, out.heard)
+        self.transcription.answered(index)
         self.history.append((index, pcm16, rms, text))
         if self.response and index >= self.response.start_index:
             self.stream(pcm16, rms, text)

@@ -53,6 +53,8 @@ class Session:
         self.text_decoder = text_decoder if text_decoder is not None else ByteTokenizer().text_decoder()
         self.recorder = None
         self.on_frames = None  # the engine's wake-up, called when new input frames are queued
+        self.on_input = None  # called with each frame accepted into the input buffer (the Realtime adapter's)
+        self.on_output = self.deliver  # where the engine's output frames go: the /ws client, or an adapter
         self.closer = None  # closes the connection with (code, reason); set by the server
         self.closed = False
 
@@ -81,14 +83,12 @@ class Session:
             frame = buf[i * self.frame_size:(i + 1) * self.frame_size]
             self.frames.append(frame)
             self.input_frames += 1
-            self.on_input_frame(frame)
+            if self.on_input is not None:
+                self.on_input(frame)
         self.dropped_frames += dropped
         if n and self.on_frames is not None:
             self.on_frames()
         return dropped
-
-    def on_input_frame(self, frame: np.ndarray) -> None:
-        """Called for each frame accepted into the input buffer (the Realtime session's VAD)."""
 
     def frames_ahead(self) -> float:
         """How many frames the client has sent beyond real time since its first audio."""
@@ -123,7 +123,7 @@ class Session:
         if self.closed:
             return
         try:
-            self.deliver(out.pcm, out.token, out.input_index, out.user_pcm)
+            self.on_output(out)
         except Exception as e:  # noqa: BLE001 - one session's fault must not reach the engine
             traceback.print_exc()
             self.fault(f"{type(e).__name__}: {e}")
@@ -145,23 +145,27 @@ class Session:
         if self.recorder is not None:
             self.recorder.close()
 
-    def deliver(self, pcm: np.ndarray, token: int, input_index: int | None, user_pcm: np.ndarray) -> None:
-        """Event loop: one output frame (codec rate, float32), its text token, and the input frame
-        the engine used for this tick (silence on an underrun)."""
+    def deliver(self, out) -> None:
+        """Event loop, /ws: one output frame (an engine.OutputFrame) to the client: the agent's audio,
+        the text its token completes, and the word the user has just finished, if one ended."""
         index = self.output_frames
         self.output_frames += 1
-        pcm16 = self.client_pcm16(pcm)
         if self.frame_marks:
-            self.outbox.put(json.dumps({"type": "frame", "index": index, "input_index": input_index}))
-        self.outbox.put(pcm16)
+            self.outbox.put(json.dumps({"type": "frame", "index": index, "input_index": out.input_index}))
+        self.outbox.put(self.client_pcm16(out.pcm))
         if self.recorder is not None:
-            self.recorder.frame(user_pcm, pcm)
-        piece = self.text_of(token)
+            self.recorder.frame(out.user_pcm, out.pcm)
+        piece = self.text_of(out.token)
         if piece:
-            event = {"type": "text", "text": piece, "frame": index}
-            self.outbox.put(json.dumps(event))
-            if self.recorder is not None:
-                self.recorder.event(event)
+            self.send_event({"type": "text", "text": piece, "frame": index})
+        if out.heard:
+            self.send_event({"type": "user_text", "text": out.heard, "frame": index,
+                             "input_index": out.input_index})
+
+    def send_event(self, event: dict) -> None:
+        self.outbox.put(json.dumps(event))
+        if self.recorder is not None:
+            self.recorder.event(event)
 
     def client_pcm16(self, pcm: np.ndarray) -> bytes:
         """An output frame (codec rate, float32) as PCM16 at the client's rate."""

@@ -23,7 +23,8 @@ class BatchedStepper:
         self.model_stream.configure(slot, settings)
 
     def run(self, slots: list[int], pcm: np.ndarray, deliver) -> None:
-        """pcm [n, frame] for `slots`; `deliver(row, agent audio [frame], text token)` for each row."""
+        """pcm [n, frame] for `slots`; `deliver(row, agent audio [frame], text token, word heard or None)`
+        for each row."""
         # the streams run on their device (CUDA, say); the engine's bookkeeping is on the CPU
         user = self.codec_stream.encode(torch.from_numpy(pcm[:, None]), slots=slots).cpu()
         user_all = torch.zeros(self.max_sessions, self.num_codebooks, dtype=torch.long)
@@ -33,8 +34,9 @@ class BatchedStepper:
         agent, text = self.model_stream.step(user_all, mask)
         audio = self.codec_stream.decode(agent[slots][:, :, None], slots=slots).cpu().numpy()
         text = text.cpu()
+        heard = self.model_stream.heard(slots)
         for row, i in enumerate(slots):
-            deliver(row, audio[row, 0], int(text[i]))
+            deliver(row, audio[row, 0], int(text[i]), heard[row])
 
 
 class SerialStepper:
@@ -57,7 +59,8 @@ class SerialStepper:
                 user = self._codec[i].encode(torch.from_numpy(pcm[row]).view(1, 1, -1))
                 agent, token = self._model[i].step(user[:, :, 0])
                 audio = self._codec[i].decode(agent[:, :, None]).numpy()
-            deliver(row, audio[0, 0], int(token[0]))
+                heard = self._model[i].heard([0])[0]
+            deliver(row, audio[0, 0], int(token[0]), heard)
 
 
 STEPPERS = {"batched": BatchedStepper, "serial": SerialStepper}

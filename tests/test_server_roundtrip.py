@@ -67,13 +67,13 @@ async def test_resampling_both_ways(server_factory, rate):
     tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     got = []
     session = next(iter(srv.sessions.values()))[0]
-    orig = session.deliver
+    orig = session.on_output
 
-    def spy(pcm, token, idx, user):
-        got.append(user.copy())
-        orig(pcm, token, idx, user)
+    def spy(out):
+        got.append(out.user_pcm.copy())
+        orig(out)
 
-    session.deliver = spy
+    session.on_output = spy
     out, _ = await stream_file(client, tone, tail_seconds=0.2)
     await client.close()
     assert abs(len(out) - 30 * client.frame_samples) <= 2 * client.frame_samples

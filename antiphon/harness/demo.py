@@ -62,8 +62,8 @@ async def demo(args) -> int:
                 if isinstance(item, bytes):
                     jitter.push(pcm16_to_float(item))
                     frames_played += 1
-                elif (event := json.loads(item))["type"] == "text":
-                    captions.add(event["text"])
+                else:
+                    captions.on_event(json.loads(item))
     finally:
         engine.leave(session)
         engine.stop()

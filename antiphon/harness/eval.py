@@ -12,6 +12,7 @@ import json
 import random
 from pathlib import Path
 
+import jiwer
 import numpy as np
 
 from antiphon.model.data import INTENTS, UtteranceMaker, all_answers, sample_exchange, user_voices
@@ -85,7 +86,8 @@ async def ask(url: str, q: dict, sampling: dict | None = None, steady: bool = Fa
     speaking = [(t, i) for t, i in rec.arrivals if i >= end_f and rms[i] > SPEECH_RMS]
     latency = speaking[0][0] - rec.sent_at[end_f - 1] if speaking and end_f - 1 in rec.sent_at else None
     return {"agent": agent, "rate": rec.rate, "response_latency_s": latency, "text": rec.said(),
-            "talk_over": float((rms[start_f:end_f] > SPEECH_RMS).mean()), "answer_audio": agent[end_f * n:]}
+            "talk_over": float((rms[start_f:end_f] > SPEECH_RMS).mean()), "answer_audio": agent[end_f * n:],
+            "user_heard": " ".join(rec.user_words)}
 
 
 def intent_of(answer: str | None, expected_intent: str) -> str:
@@ -128,15 +130,19 @@ def report(qs, results, heard, stoi_score, hello, through_codec=None, in_agent_v
     correct = sum(h == q["expected"] for q, h in zip(qs, heard))
     # what the agent meant (its inner monologue) against what it said: tells understanding from voicing
     meant = sum(" ".join(r.get("text", "").split()) == q["expected"] for q, r in zip(qs, results))
+    # the user's transcript (the model's word head, where it has one) against the question's words
+    words = 1.0 - jiwer.wer([q["user"] for q in qs], [r.get("user_heard", "") for r in results]) \
+        if hello.get("user_text") else None
     return {"model": hello["model"], "codec": hello["codec"], "questions": len(qs),
-            "accuracy": correct / len(qs), "text_accuracy": meant / len(qs),
+            "accuracy": correct / len(qs), "text_accuracy": meant / len(qs), "user_word_accuracy": words,
             "accuracy_by_intent": {k: v[0] / v[1] for k, v in sorted(by_intent.items())},
             "response_latency_s": percentiles(lat, qs=(50, 95)), "answered": len(lat),
             "talk_over_rate": float(np.mean([r["talk_over"] for r in results])), "stoi": stoi_score,
             "answers_through_codec": through_codec, "answers_in_agent_voice": in_agent_voice,
             "confusion": {k: dict(v) for k, v in sorted(confusion.items())},
             "items": [{"intent": q["intent"], "user": q["user"], "voice": q["voice"], "expected": q["expected"],
-                       "heard": h, "agent_text": r.get("text", ""), "response_latency_s": r["response_latency_s"]}
+                       "heard": h, "agent_text": r.get("text", ""), "user_heard": r.get("user_heard", ""),
+                       "response_latency_s": r["response_latency_s"]}
                       for q, r, h in zip(qs, results, heard)]}
 
 
@@ -151,6 +157,8 @@ def markdown(rep: dict) -> str:
              "| measure | value |", "|---|---|",
              f"| answer accuracy (judged from the audio) | {rep['accuracy']:.1%} |",
              f"| inner monologue exactly the answer | {rep['text_accuracy']:.1%} |",
+             "| the user's words the model named (1 - word error rate of `user_text`) | "
+             f"{'n/a' if rep.get('user_word_accuracy') is None else format(rep['user_word_accuracy'], '.1%')} |",
              f"| response latency p50 / p95 | {fmt(lat['p50'])} / {fmt(lat['p95'])} ({rep['answered']} answered) |",
              f"| agent talking while the user talks | {rep['talk_over_rate']:.1%} of user-speech frames |",
              f"| codec STOI, held-out users' speech | {stoi('stoi')} |",

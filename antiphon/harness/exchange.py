@@ -46,6 +46,7 @@ class Recording:
     out: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)  # input index -> agent audio
     arrivals: list[tuple[float, int]] = dataclasses.field(default_factory=list)
     text: list[tuple[int, str]] = dataclasses.field(default_factory=list)  # (latest input index, text)
+    user_words: list[str] = dataclasses.field(default_factory=list)  # the words the model heard (user_text)
 
     def agent(self) -> np.ndarray:
         """The agent's audio aligned with the input, silence where no output came."""
@@ -102,6 +103,8 @@ async def converse(url: str, next_frame: Callable[[int, int], np.ndarray | None]
                     drained = index is None and task.done()
                 elif msg.get("type") == "text":
                     rec.text.append((latest, msg["text"]))
+                elif msg.get("type") == "user_text":
+                    rec.user_words.append(msg["text"])
                 continue
             if index is not None:
                 rec.out[index] = pcm16_to_float(msg)

@@ -14,7 +14,7 @@ const BARGE_IN_RMS = 0.02;  // microphone level that counts as the user talking
 const BARGE_IN_FRAMES = 2;  // frames of it, while the agent speaks, before its queued audio is dropped
 
 const state = window.antiphon = {
-  status: "idle", error: "", caption: "", sentFrames: 0, receivedFrames: 0, playedMs: 0, underruns: 0,
+  status: "idle", error: "", caption: "", heard: "", sentFrames: 0, receivedFrames: 0, playedMs: 0, underruns: 0,
   flushes: 0, bufferedMs: 0, latencyMs: null, peak: 0, hello: null,
 };
 
@@ -25,6 +25,7 @@ function show() {
   $("status").textContent = state.status;
   $("error").textContent = state.error;
   $("caption").textContent = state.caption.slice(-400);
+  $("heard").textContent = state.heard.slice(-200);
   $("latency").textContent = state.latencyMs === null ? "–" : `${state.latencyMs.toFixed(0)} ms`;
   $("buffer").textContent = `${state.bufferedMs.toFixed(0)} ms`;
   $("underruns").textContent = String(state.underruns);
@@ -46,6 +47,7 @@ function median(values) {
 async function start() {
   state.error = "";
   state.caption = "";
+  state.heard = "";
   state.status = "connecting";
   show();
   const token = $("token").value.trim();
@@ -84,6 +86,7 @@ function onMessage(data) {
   if (msg.type === "config_ok") return startAudio();
   if (msg.type === "frame") { pendingIndex = msg.input_index; return; }
   if (msg.type === "text") { state.caption += msg.text; show(); return; }
+  if (msg.type === "user_text") { state.heard += (state.heard ? " " : "") + msg.text; show(); return; }
   if (msg.type === "error") { state.error = `Server: ${msg.message}`; show(); }
 }
 
