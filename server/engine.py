@@ -171,7 +171,7 @@ class Engine:
 
     def tick(self):
         """One frame for every active slot: encode, model step and decode, through the stepper."""
-        active = [i for i, s in enumerate(self.slots) if s is not None and s.started_audio]
+        active = [i for i, s in enumerate(self.slots) if s is not None and s.started_audio and not s.sits_out()]
         if not active:
             return
         pcm = np.empty((len(active), self.frame_size), dtype=np.float32)

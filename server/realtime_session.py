@@ -28,6 +28,7 @@ from .realtime_transcription import InputTranscription
 from .session import Session
 from .vad import EnergyVad
 
+HOLD_TICKS = 3  # a slot waits this many empty ticks for a client's next append (clients send 20-100 ms)
 END_SILENCE_MS = 600
 NO_SPEECH_MS = 3000
 TEXT_VOICE = Voice("en-us", "m3", 160, 50)  # speaks a client's text items into the user channel
@@ -48,6 +49,7 @@ class RealtimeSession:
         self.id, self.outbox = session.id, session.outbox
         session.set_client_rate(R.RATE)
         session.skip_quiet = False  # the input buffer is the client's: every frame is heard
+        session.hold_ticks = HOLD_TICKS
         session.on_input, session.on_output = self.on_input_frame, self.deliver
         self.config = SessionConfig()
         self.model_name, self.beta = model_name, beta

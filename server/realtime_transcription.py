@@ -11,7 +11,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 
-LAG = 3  # frames after an item's last in which its last word may still be named
+LAG = 6  # frames after an item's end in which its last word may still be named: the VAD ends an item
+# where the energy falls, up to 3 frames before the word head names the last word (measured)
 
 
 @dataclasses.dataclass

@@ -49,6 +49,8 @@ class Session:
         self.dropped_frames = 0
         self.skipped_frames = 0
         self.skip_quiet = True
+        self.hold_ticks = 0  # ticks a slot may sit out while its queue is empty, before silence is fed
+        self._held = 0  # consecutive ticks sat out (engine thread)
         # the model's tokenizer turns its text tokens into text, one token at a time
         self.text_decoder = text_decoder if text_decoder is not None else ByteTokenizer().text_decoder()
         self.recorder = None
@@ -94,6 +96,17 @@ class Session:
         """How many frames the client has sent beyond real time since its first audio."""
         elapsed = time.monotonic() - self.first_audio_at if self.first_audio_at is not None else 0.0
         return self.input_frames - elapsed * self.codec_rate / self.frame_size
+
+    def sits_out(self) -> bool:
+        """Engine thread: whether this tick passes the slot by, its queue empty. A client that sends
+        audio in bursts (a Realtime client's 100 ms appends) would otherwise have silence fed into
+        the middle of its words, which the model then mishears; after `hold_ticks` empty ticks the
+        slot runs on silence, so the agent still answers a client that has stopped sending."""
+        if self.frames or self._held >= self.hold_ticks:
+            self._held = 0 if self.frames else self._held
+            return False
+        self._held += 1
+        return True
 
     def take_frame(self) -> np.ndarray | None:
         """Engine thread: the next input frame, or None (an underrun, fed as silence).
