@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from antiphon.model import BUNDLED
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -209,3 +211,30 @@ async def test_worklets_resample_buffer_count_underruns_and_flush(server_factory
     assert out["queued"]["bufferedMs"] > 1000 and out["queued"]["flushes"] == 0
     assert out["flushed"]["flushes"] == 1 and out["flushed"]["bufferedMs"] == 0
     assert out["flushed"]["peak"] <= 8000 / 32768 + 0.01  # fades never overshoot the signal
+
+
+@pytest.mark.skipif(not (BUNDLED / "lm").is_dir(), reason="no bundled model in this checkout")
+async def test_page_shows_the_words_the_bundled_agent_heard(tmp_path):
+    """The bundled agent names the words it hears (its word head); the page shows them as "You:"."""
+    from playwright.async_api import async_playwright
+
+    from antiphon.harness.spawn import ServerProcess
+
+    mic = fake_mic_wav(tmp_path / "mic.wav", seconds=4.0)
+    server = ServerProcess()
+    try:
+        async with async_playwright() as p:
+            browser = await launch(p, mic)
+            page = await browser.new_page()
+            await page.goto(server.http + "/")
+            await page.click("#connect")
+            await wait_for(page, "window.antiphon.hello !== null && window.antiphon.hello.user_text === true")
+            await wait_for(page, "window.antiphon.sentFrames >= 90")  # the question and a second after it
+            heard = await page.evaluate("window.antiphon.heard")
+            shown = await page.text_content("#heard")
+            await browser.close()
+    finally:
+        server.stop()
+    named = heard.split()
+    assert sum(w in named for w in "what is seven plus five".split()) >= 3, heard
+    assert shown == heard
