@@ -126,10 +126,9 @@ class ModelStream:
         self.last_tokens = None
         self.last_logits = None
         self.words = model.word_head.words if model.word_head is not None else None
-        none = len(self.words) if self.words else 0
-        self._none = none
-        self._word_ids = torch.full((batch_size,), none, dtype=torch.long, device=dev)  # named on the last frame
-        self._heard = torch.full((batch_size,), none, dtype=torch.long, device=dev)  # newly named on it
+        self._none = len(self.words) if self.words else 0
+        self._word_ids = torch.full((batch_size,), self._none, dtype=torch.long, device=dev)  # named on the last frame
+        self._heard = torch.full((batch_size,), self._none, dtype=torch.long, device=dev)  # newly named on it
 
     def configure(self, slot: int, settings: SamplingSettings) -> None:
         """A top-k beyond the vocabulary is no limit, as sampling clamps it; anything a slot's

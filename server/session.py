@@ -102,8 +102,10 @@ class Session:
         audio in bursts (a Realtime client's 100 ms appends) would otherwise have silence fed into
         the middle of its words, which the model then mishears; after `hold_ticks` empty ticks the
         slot runs on silence, so the agent still answers a client that has stopped sending."""
-        if self.frames or self._held >= self.hold_ticks:
-            self._held = 0 if self.frames else self._held
+        if self.frames:
+            self._held = 0
+            return False
+        if self._held >= self.hold_ticks:
             return False
         self._held += 1
         return True

@@ -108,6 +108,7 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, **overrides) -> 
     restore_signals = run.begin(save_seconds)
     bar = tqdm(total=settings["steps"], initial=start, desc="words", unit="step")
     step = start
+    scores, scored_at = {}, None
     while step < settings["steps"] and not run.stopping:
         rng = random.Random(f"{settings['seed']}-{step}")
         batch = lm_data.conversations(bank, settings["batch"], settings["frames"], rng, 0.15)
@@ -123,7 +124,8 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, **overrides) -> 
         step += 1
         values = {"loss": round(loss.item(), 5)}
         if step % settings["eval_every"] == 0 or step == settings["steps"]:
-            values.update(held_out_word_accuracy(model, head, held_out, held_said))
+            scores, scored_at = held_out_word_accuracy(model, head, held_out, held_said), step
+            values.update(scores)
         run.step_done(step, values, head, optimizer, last=step == settings["steps"])
         bar.update(1)
         bar.set_postfix(values)
@@ -133,5 +135,6 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, **overrides) -> 
     model.word_head = head
     export = save_checkpoint(model, run.out / "lm", codec=str(codec_dir), extra={**provenance(meta, "codec", "tokenizer", "sampling", "words"),
                                                                           "word_head_steps": step})
-    return {"out": str(run.out), "step": step, "checkpoint": str(export),
-            **held_out_word_accuracy(model, head, held_out, held_said)}
+    if scored_at != step:  # stopped between evaluations, or resumed at the last step
+        scores = held_out_word_accuracy(model, head, held_out, held_said)
+    return {"out": str(run.out), "step": step, "checkpoint": str(export), **scores}
