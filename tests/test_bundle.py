@@ -66,7 +66,7 @@ def test_bundled_agent_answers_a_question_through_the_server():
 
     server = ServerProcess()  # the default model: the bundle
     try:
-        q = next(q for q in questions(16000, 640, per_intent=1, seed=0, paraphrases="train") if q["intent"] == "name")
+        q = next(q for q in questions(16000, 640, per_intent=1, seed=0, paraphrases="train") if q.intent == "name")
 
         async def three():
             return await asyncio.gather(*(ask(server.url, q, steady=True) for _ in range(3)))
@@ -74,7 +74,7 @@ def test_bundled_agent_answers_a_question_through_the_server():
     finally:
         server.stop()
     judge = AnswerJudge(all_answers())
-    heard = [judge.hear(r["answer_audio"], r["rate"]) for r in results]
+    heard = [judge.hear(r.answer_audio, r.rate) for r in results]
     assert heard.count("my name is antiphon") >= 2, heard
 
 
@@ -98,7 +98,7 @@ def test_bundled_agent_stops_when_talked_over_and_answers_the_new_question():
     finally:
         server.stop()
     judge = AnswerJudge(all_answers())
-    s = summary(ts, results, [judge.hear(r["second_audio"], r["rate"]) for r in results])
+    s = summary(ts, results, [judge.hear(r.second_audio, r.rate) for r in results])
     assert s["talking_at_onset"] >= 2 and s["stopped"] == 1.0, s["items"]
     assert s["first_answer_words_said"] <= s["first_answer_words"] / 2, s["items"]
     assert s["second_meant_right"] >= 2 / 3, s["items"]
@@ -149,15 +149,15 @@ def test_bundled_agent_answers_one_question_after_another_in_one_session():
     from antiphon.model.data import all_answers
 
     qs = questions(16000, 640, per_intent=1, seed=0, paraphrases="train")
-    asked = [next(q for q in qs if q["intent"] == i) for i in ("name", "thanks", "how_are_you")]
+    asked = [next(q for q in qs if q.intent == i) for i in ("name", "thanks", "how_are_you")]
     server = ServerProcess()
     try:
         results = asyncio.run(conversation(server.url, asked, 16000, steady=True))
     finally:
         server.stop()
     judge = AnswerJudge(all_answers())
-    heard = [judge.hear(r["answer_audio"], r["rate"]) for r in results]
-    assert sum(h == q["expected"] for q, h in zip(asked, heard)) >= 2, heard
+    heard = [judge.hear(r.answer_audio, r.rate) for r in results]
+    assert sum(h == q.expected for q, h in zip(asked, heard)) >= 2, heard
     assert len(set(heard)) == 3, heard
 
 
@@ -172,9 +172,9 @@ def test_talk_with_a_file_records_the_whole_answer(tmp_path):
     from antiphon.harness.spawn import ServerProcess
     from antiphon.model.data import all_answers
 
-    q = next(q for q in questions(16000, 640, per_intent=1, seed=0, paraphrases="train") if q["intent"] == "name")
+    q = next(q for q in questions(16000, 640, per_intent=1, seed=0, paraphrases="train") if q.intent == "name")
     wav_in, wav_out = tmp_path / "q.wav", tmp_path / "a.wav"
-    sf.write(wav_in, q["audio"][: q["speech"][1] + 1600], 16000)  # the question and 0.1 s: no room to answer
+    sf.write(wav_in, q.audio[: q.speech[1] + 1600], 16000)  # the question and 0.1 s: no room to answer
     server = ServerProcess()
     try:
         done = subprocess.run([sys.executable, "-m", "antiphon.cli", "talk", "--url", server.url, "--input",
@@ -184,6 +184,6 @@ def test_talk_with_a_file_records_the_whole_answer(tmp_path):
     assert done.returncode == 0, done.stderr
     assert " ms" in done.stdout and "-- ms" not in done.stdout.split("\r")[-1]  # latency shown in file mode
     answer, rate = sf.read(wav_out, dtype="float32")
-    after = answer[q["speech"][1]:]
+    after = answer[q.speech[1]:]
     assert AnswerJudge(all_answers()).hear(after, rate) == "my name is antiphon"
-    assert len(answer) / rate < len(q["audio"][: q["speech"][1]]) / rate + 6  # it stopped once the answer was over
+    assert len(answer) / rate < len(q.audio[: q.speech[1]]) / rate + 6  # it stopped once the answer was over

@@ -10,6 +10,7 @@ import pytest
 
 from antiphon.harness.eval import intent_of, markdown, report
 from antiphon.harness.judge import AnswerJudge, word_distance
+from antiphon.harness.records import Answer, Question
 from antiphon.model.data import all_answers
 from antiphon.model.data import UtteranceMaker
 
@@ -72,14 +73,21 @@ def test_judge_resamples_and_takes_the_nearest_answer(judge):
     assert word_distance("a b c", "a x c") == 1 and word_distance("", "a b") == 2
 
 
+def asked(intent: str, expected: str) -> Question:
+    return Question(intent, "u", expected, "v", np.zeros(640, np.float32), (0, 640))
+
+
+def answered(text: str, latency: float | None, talk_over: float = 0.0) -> Answer:
+    silence = np.zeros(640, np.float32)
+    return Answer(silence, 16000, silence, text, latency, talk_over)
+
+
 def test_report_counts_accuracy_confusion_and_latency():
-    qs = [{"intent": "add", "user": "u", "voice": "v", "expected": "that is five"},
-          {"intent": "add", "user": "u", "voice": "v", "expected": "that is six"},
-          {"intent": "greeting", "user": "u", "voice": "v", "expected": "hello how can i help"},
-          {"intent": "thanks", "user": "u", "voice": "v", "expected": "you are welcome"}]
-    results = [{"response_latency_s": 0.2, "talk_over": 0.0, "text": "that is  five "},
-               {"response_latency_s": 0.4, "talk_over": 0.5, "text": "that is six"},
-               {"response_latency_s": None, "talk_over": 0.0}, {"response_latency_s": 0.3, "talk_over": 0.0}]
+    qs = [asked(intent, expected) for intent, expected in [("add", "that is five"), ("add", "that is six"),
+                                                          ("greeting", "hello how can i help"),
+                                                          ("thanks", "you are welcome")]]
+    results = [answered("that is  five ", 0.2), answered("that is six", 0.4, talk_over=0.5), answered("", None),
+               answered("", 0.3)]
     heard = ["that is five", "that is seven", None, "goodbye see you soon"]
     rep = report(qs, results, heard, 0.9, {"model": "m", "codec": "c"}, {"heard": 0.75, "lost": {"one": "five"}})
     assert rep["accuracy"] == 0.25 and rep["text_accuracy"] == 0.5
@@ -95,7 +103,7 @@ def test_report_counts_accuracy_confusion_and_latency():
 def test_conversation_summary_scores_each_turn_against_the_same_questions_alone():
     from antiphon.harness import turns
 
-    qs = [{"expected": e} for e in ("one", "two", "three", "four", "five")]
+    qs = [asked("repeat", e) for e in ("one", "two", "three", "four", "five")]
     s = turns.summary(qs, ["one", "two", "six", "four", None], ["one", "two", "three", "four", "five"], turns=2)
     assert (s["sessions"], s["accuracy"], s["accuracy_alone"]) == (3, 0.6, 1.0)
     # first turns: "one" right, "six" for three, nothing for five; second turns: two and four right

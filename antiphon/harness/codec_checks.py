@@ -8,6 +8,8 @@ import numpy as np
 from antiphon.model.data import UtteranceMaker, held_out_speech
 
 from .judge import AnswerJudge
+from .records import Question
+
 
 def served_codec(model_name: str | None, hello: dict) -> str:
     """The codec a model was trained with (from its checkpoint), else what the server reports."""
@@ -46,9 +48,9 @@ def _stoi_through(codec_name: str, clips: list[np.ndarray]) -> float | None:
     return float(np.mean(scores))
 
 
-def stoi_of_codec(codec_name: str, qs: list[dict]) -> float | None:
+def stoi_of_codec(codec_name: str, qs: list[Question]) -> float | None:
     """The codec on the held-out users' speech: how much of a question its tokens keep."""
-    return _stoi_through(codec_name, [q["audio"][slice(*q["speech"])] for q in qs])
+    return _stoi_through(codec_name, [q.words_audio() for q in qs])
 
 
 def stoi_agent_voice(codec_name: str, rate: int) -> float | None:

@@ -25,6 +25,7 @@ from antiphon.common.audio import SPEECH_RMS
 from .exchange import LEAD_S, TAIL_S, converse, gathered, spoken
 from .codec_checks import answers_in_agent_voice, answers_through_codec, served_codec, stoi_agent_voice, stoi_of_codec
 from .judge import AnswerJudge
+from .records import Answer, Question
 from .spawn import ServerProcess
 
 
@@ -55,7 +56,7 @@ def add_arguments(p):
     p.set_defaults(func=main)
 
 
-def questions(rate: int, frame_size: int, per_intent: int, seed: int, paraphrases: str = "eval") -> list[dict]:
+def questions(rate: int, frame_size: int, per_intent: int, seed: int, paraphrases: str = "eval") -> list[Question]:
     """Questions in held-out voices (with held-out paraphrases unless told otherwise), each with
     silence before and after, balanced over intents."""
     maker = UtteranceMaker(rate, frame_size)
@@ -69,25 +70,24 @@ def questions(rate: int, frame_size: int, per_intent: int, seed: int, paraphrase
             pcm = spoken(maker, ex.user, voice, rng)
             lead = int(LEAD_S * rate) // frame_size * frame_size
             audio = np.concatenate([np.zeros(lead, np.float32), pcm, np.zeros(int(TAIL_S * rate), np.float32)])
-            out.append({"intent": ex.intent, "user": ex.user, "expected": ex.agent, "voice": voice.key(),
-                        "audio": audio.astype(np.float32), "speech": (lead, lead + len(pcm))})
+            out.append(Question(ex.intent, ex.user, ex.agent, voice.key(), audio.astype(np.float32),
+                                (lead, lead + len(pcm))))
     return out
 
 
-async def ask(url: str, q: dict, sampling: dict | None = None, steady: bool = False) -> dict:
+async def ask(url: str, q: Question, sampling: dict | None = None, steady: bool = False) -> Answer:
     """One question in one session: the agent's audio per input frame and the response latency
     (`steady`: see exchange.converse)."""
-    audio = q["audio"]
+    audio = q.audio
     rec = await converse(url, lambda i, n: audio[i * n:(i + 1) * n] if (i + 1) * n <= len(audio) else None,
                          sampling, steady=steady)
     n = rec.frame
-    start_f, end_f = q["speech"][0] // n, -(-q["speech"][1] // n)
+    start_f, end_f = q.speech[0] // n, -(-q.speech[1] // n)
     agent, rms = rec.agent(), rec.rms()
     speaking = [(t, i) for t, i in rec.arrivals if i >= end_f and rms[i] > SPEECH_RMS]
     latency = speaking[0][0] - rec.sent_at[end_f - 1] if speaking and end_f - 1 in rec.sent_at else None
-    return {"agent": agent, "rate": rec.rate, "response_latency_s": latency, "text": rec.said(),
-            "talk_over": float((rms[start_f:end_f] > SPEECH_RMS).mean()), "answer_audio": agent[end_f * n:],
-            "user_heard": " ".join(rec.user_words)}
+    return Answer(agent, rec.rate, agent[end_f * n:], rec.said(), latency,
+                  float((rms[start_f:end_f] > SPEECH_RMS).mean()), " ".join(rec.user_words))
 
 
 def intent_of(answer: str | None, expected_intent: str) -> str:
@@ -111,7 +111,8 @@ def intent_of(answer: str | None, expected_intent: str) -> str:
     return next((i for i in INTENT_NAMES if could(i)), "(other)")
 
 
-async def run_all(url: str, qs: list[dict], parallel: int, progress, sampling: dict | None = None) -> list[dict]:
+async def run_all(url: str, qs: list[Question], parallel: int, progress,
+                  sampling: dict | None = None) -> list[Answer]:
     async def one(i):
         result = await ask(url, qs[i], sampling)
         progress.update(1)
@@ -119,30 +120,31 @@ async def run_all(url: str, qs: list[dict], parallel: int, progress, sampling: d
     return await gathered(len(qs), parallel, one)
 
 
-def report(qs, results, heard, stoi_score, hello, through_codec=None, in_agent_voice=None) -> dict:
+def report(qs: list[Question], results: list[Answer], heard: list[str | None], stoi_score, hello: dict,
+           through_codec=None, in_agent_voice=None) -> dict:
     by_intent = collections.defaultdict(lambda: [0, 0])
     confusion = collections.defaultdict(collections.Counter)
     for q, h in zip(qs, heard):
-        by_intent[q["intent"]][0] += h == q["expected"]
-        by_intent[q["intent"]][1] += 1
-        confusion[q["intent"]][intent_of(h, q["intent"])] += 1
-    lat = [r["response_latency_s"] for r in results if r["response_latency_s"] is not None]
-    correct = sum(h == q["expected"] for q, h in zip(qs, heard))
+        by_intent[q.intent][0] += h == q.expected
+        by_intent[q.intent][1] += 1
+        confusion[q.intent][intent_of(h, q.intent)] += 1
+    lat = [r.response_latency_s for r in results if r.response_latency_s is not None]
+    correct = sum(h == q.expected for q, h in zip(qs, heard))
     # what the agent meant (its inner monologue) against what it said: tells understanding from voicing
-    meant = sum(" ".join(r.get("text", "").split()) == q["expected"] for q, r in zip(qs, results))
+    meant = sum(" ".join(r.text.split()) == q.expected for q, r in zip(qs, results))
     # the user's transcript (the model's word head, where it has one) against the question's words
-    words = 1.0 - jiwer.wer([q["user"] for q in qs], [r.get("user_heard", "") for r in results]) \
+    words = 1.0 - jiwer.wer([q.user for q in qs], [r.user_heard for r in results]) \
         if hello.get("user_text") else None
     return {"model": hello["model"], "codec": hello["codec"], "questions": len(qs),
             "accuracy": correct / len(qs), "text_accuracy": meant / len(qs), "user_word_accuracy": words,
             "accuracy_by_intent": {k: v[0] / v[1] for k, v in sorted(by_intent.items())},
             "response_latency_s": percentiles(lat, qs=(50, 95)), "answered": len(lat),
-            "talk_over_rate": float(np.mean([r["talk_over"] for r in results])), "stoi": stoi_score,
+            "talk_over_rate": float(np.mean([r.talk_over for r in results])), "stoi": stoi_score,
             "answers_through_codec": through_codec, "answers_in_agent_voice": in_agent_voice,
             "confusion": {k: dict(v) for k, v in sorted(confusion.items())},
-            "items": [{"intent": q["intent"], "user": q["user"], "voice": q["voice"], "expected": q["expected"],
-                       "heard": h, "agent_text": r.get("text", ""), "user_heard": r.get("user_heard", ""),
-                       "response_latency_s": r["response_latency_s"]}
+            "items": [{"intent": q.intent, "user": q.user, "voice": q.voice, "expected": q.expected,
+                       "heard": h, "agent_text": r.text, "user_heard": r.user_heard,
+                       "response_latency_s": r.response_latency_s}
                       for q, r, h in zip(qs, results, heard)]}
 
 
@@ -208,17 +210,17 @@ def main(args) -> int:
         if server:
             server.stop()
     judge = AnswerJudge(all_answers())
-    heard = [judge.hear(r["answer_audio"], r["rate"]) for r in results]
+    heard = [judge.hear(r.answer_audio, r.rate) for r in results]
     served = args.served_codec or served_codec(args.model if not args.url else None, hello)
     stoi_score = stoi_of_codec(args.codec or served, qs)
     rep = report(qs, results, heard, stoi_score, hello, answers_through_codec(served, judge),
                  answers_in_agent_voice(judge, hello["sample_rate"], hello["frame_size"]))
     rep["stoi_agent_voice"] = stoi_agent_voice(served, hello["sample_rate"])
     if ts:
-        second = [judge.hear(r["second_audio"], r["rate"]) if len(r["second_audio"]) else None for r in interrupted]
+        second = [judge.hear(r.second_audio, r.rate) if len(r.second_audio) else None for r in interrupted]
         rep["barge_in"] = barge_in.summary(ts, interrupted, second, alone)
     if talked:
-        rep["conversation"] = turns.summary(qs, [judge.hear(r["answer_audio"], r["rate"]) for r in talked], heard,
+        rep["conversation"] = turns.summary(qs, [judge.hear(r.answer_audio, r.rate) for r in talked], heard,
                                             args.turns)
     rep["sampling"], rep["paraphrases"] = args.sampling, args.paraphrases
     if args.voices:
@@ -226,10 +228,10 @@ def main(args) -> int:
     out = Path(args.out)
     (out / "audio").mkdir(parents=True, exist_ok=True)
     for i, (q, r) in enumerate(zip(qs, results)):
-        sf.write(out / "audio" / f"{i:03d}-{q['intent']}.wav", np.stack([q["audio"][:len(r["agent"])],
-                 r["agent"][:len(q["audio"])]], 1), r["rate"])
+        sf.write(out / "audio" / f"{i:03d}-{q.intent}.wav", np.stack([q.audio[:len(r.agent)],
+                 r.agent[:len(q.audio)]], 1), r.rate)
     for i, r in enumerate(interrupted):
-        sf.write(out / "audio" / f"barge-in-{i:03d}.wav", np.stack([r["user"], r["agent"]], 1), r["rate"])
+        sf.write(out / "audio" / f"barge-in-{i:03d}.wav", np.stack([r.user, r.agent], 1), r.rate)
     (out / "eval.json").write_text(json.dumps(rep, indent=2))
     (out / "eval.md").write_text(markdown(rep))
     print(markdown(rep))

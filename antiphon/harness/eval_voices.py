@@ -11,12 +11,13 @@ from antiphon.model.data import INTENTS, sample_exchange
 from antiphon.model.data.synthesizers import family_voices, render_sentence
 
 from .exchange import LEAD_S, LEVEL, TAIL_S
+from .records import Question
 
 SORRY = "sorry i did not understand"
 
 
 def questions(rate: int, frame_size: int, per_intent: int, seed: int, families: list[str],
-              paraphrases: str = "eval") -> list[dict]:
+              paraphrases: str = "eval") -> list[Question]:
     """per_intent questions per intent in each family, the voices of a family taken in turn."""
     rng = random.Random(seed)
     lead = int(LEAD_S * rate) // frame_size * frame_size
@@ -30,22 +31,22 @@ def questions(rate: int, frame_size: int, per_intent: int, seed: int, families: 
                 pcm = render_sentence(ex.user, voice, rate)
                 pcm = pcm / max(float(np.abs(pcm).max()), 1e-6) * LEVEL
                 audio = np.concatenate([np.zeros(lead, np.float32), pcm, np.zeros(int(TAIL_S * rate), np.float32)])
-                out.append({"intent": ex.intent, "user": ex.user, "expected": ex.agent, "voice": voice.key(),
-                            "family": family, "audio": audio.astype(np.float32), "speech": (lead, lead + len(pcm))})
+                out.append(Question(ex.intent, ex.user, ex.agent, voice.key(), audio.astype(np.float32),
+                                    (lead, lead + len(pcm)), family))
     return out
 
 
-def summary(qs: list[dict], heard: list[str | None]) -> dict:
+def summary(qs: list[Question], heard: list[str | None]) -> dict:
     """Per family: accuracy, accuracy by intent, and the share of wrong answers that say 'sorry'
     (an agent unsure should say so rather than answer something else)."""
     out = {}
-    for family in dict.fromkeys(q["family"] for q in qs):
-        pairs = [(q, h) for q, h in zip(qs, heard) if q["family"] == family]
+    for family in dict.fromkeys(q.family for q in qs):
+        pairs = [(q, h) for q, h in zip(qs, heard) if q.family == family]
         by_intent = collections.defaultdict(list)
         for q, h in pairs:
-            by_intent[q["intent"]].append(h == q["expected"])
-        wrong = [h for q, h in pairs if h != q["expected"]]
-        out[family] = {"questions": len(pairs), "accuracy": float(np.mean([h == q["expected"] for q, h in pairs])),
+            by_intent[q.intent].append(h == q.expected)
+        wrong = [h for q, h in pairs if h != q.expected]
+        out[family] = {"questions": len(pairs), "accuracy": float(np.mean([h == q.expected for q, h in pairs])),
                        "sorry_share_of_wrong": (sum(h == SORRY for h in wrong) / len(wrong)) if wrong else None,
                        "accuracy_by_intent": {k: float(np.mean(v)) for k, v in sorted(by_intent.items())}}
     return out

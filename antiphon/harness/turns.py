@@ -8,12 +8,13 @@ import numpy as np
 from antiphon.common.audio import QUIET_RUN, SPEECH_RMS, frame_rms
 
 from .exchange import LEAD_S, TAIL_S, converse, framed, gathered
+from .records import Answer, Question
 
 PAUSE_S = 0.4  # after the agent's answer is over (QUIET_RUN quiet frames), before the next question
 
 
-async def conversation(url: str, qs: list[dict], rate: int, sampling: dict | None = None,
-                       steady: bool = False) -> list[dict]:
+async def conversation(url: str, qs: list[Question], rate: int, sampling: dict | None = None,
+                       steady: bool = False) -> list[Answer]:
     """Ask `qs` (eval questions, at the server's `rate`) in one session; per question, the agent's
     audio and text from the end of the question to the start of the next."""
     st = {"k": 0, "j": 0, "phase": "pause", "until": None, "spoke": False, "quiet": 0}
@@ -33,7 +34,7 @@ async def conversation(url: str, qs: list[dict], rate: int, sampling: dict | Non
             starts.append(i)
         if st["phase"] == "ask":
             q = qs[st["k"]]
-            pcm = framed(q["audio"][slice(*q["speech"])], st["j"], n)
+            pcm = framed(q.words_audio(), st["j"], n)
             if pcm is not None:
                 st["j"] += 1
                 return pcm
@@ -51,12 +52,11 @@ async def conversation(url: str, qs: list[dict], rate: int, sampling: dict | Non
     rec = await converse(url, next_frame, sampling, on_output, steady)
     agent, n = rec.agent(), rec.frame
     bounds = starts[1:] + [rec.sent]
-    return [{"answer_audio": agent[e * n: b * n], "text": rec.said(e, b), "rate": rec.rate}
-            for e, b in zip(ends, bounds)]
+    return [Answer(agent, rec.rate, agent[e * n: b * n], rec.said(e, b)) for e, b in zip(ends, bounds)]
 
 
-async def run_conversations(url: str, qs: list[dict], rate: int, turns: int, parallel: int, progress,
-                            sampling: dict | None = None) -> list[dict]:
+async def run_conversations(url: str, qs: list[Question], rate: int, turns: int, parallel: int, progress,
+                            sampling: dict | None = None) -> list[Answer]:
     """`qs` in sessions of `turns` questions, in order; one result per question."""
     groups = [qs[i:i + turns] for i in range(0, len(qs), turns)]
 
@@ -67,11 +67,11 @@ async def run_conversations(url: str, qs: list[dict], rate: int, turns: int, par
     return [r for group in await gathered(len(groups), parallel, one) for r in group]
 
 
-def summary(qs: list[dict], heard: list[str | None], alone: list[str | None], turns: int) -> dict:
+def summary(qs: list[Question], heard: list[str | None], alone: list[str | None], turns: int) -> dict:
     """`heard`: the judge on each question asked in a conversation; `alone`: on the same question
     asked in a fresh session."""
-    right = np.array([h == q["expected"] for q, h in zip(qs, heard)])
-    right_alone = np.array([h == q["expected"] for q, h in zip(qs, alone)])
+    right = np.array([h == q.expected for q, h in zip(qs, heard)])
+    right_alone = np.array([h == q.expected for q, h in zip(qs, alone)])
     by_turn = lambda r: [float(r[k::turns].mean()) for k in range(min(turns, len(qs)))]  # noqa: E731
     return {"turns": turns, "sessions": -(-len(qs) // turns), "accuracy": float(right.mean()),
             "accuracy_alone": float(right_alone.mean()), "accuracy_by_turn": by_turn(right),
