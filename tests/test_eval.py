@@ -41,7 +41,7 @@ def test_judge_hears_the_agents_voice_saying_each_answer(judge):
 def test_judge_hears_answers_inside_the_codecs_decoded_silence(judge):
     """Served answers come with seconds of the decoder's silence around them, which is not zeros;
     the judge listens to the voiced span only. Given the whole recording it lost more than half of
-    the 62 answers (27 heard); cut out, 55 (58 with the settings of session 11)."""
+    the 62 answers (27 heard); cut out, 55 (58 with the judge's earlier settings)."""
     import torch
 
     from antiphon.harness.judge import voiced_span

@@ -168,7 +168,7 @@ def test_audio_frame_parser_never_crashes(data):
 
 async def test_a_failed_engine_closes_its_sessions_and_refuses_new_ones(server_factory):
     """Fault injection: no input reaches a failing tick through the protocol (a device mismatch on a
-    GPU did, in session 10, and every session then waited in silence), so the tick is replaced by one
+    GPU once did, and every session then waited in silence), so the tick is replaced by one
     that raises."""
     import urllib.error
     import urllib.request
