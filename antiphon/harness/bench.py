@@ -36,7 +36,7 @@ def add_arguments(p):
     p.add_argument("--no-baseline", action="store_true", help="skip the one-session-at-a-time baseline")
     p.add_argument("--client-processes", type=int, default=1,
                    help="run the simulated users in this many processes (one process limits a big machine's "
-                        "measurement; the table's client CPU % says what the users cost)")
+                        "measurement; the table's client CPU %% says what the users cost)")
     p.add_argument("--questions", help="a folder of .wav recordings the simulated users ask (default: the "
                    "built-in questions spoken by espeak-ng)")
     p.add_argument("--out", default="bench-out", help="directory for JSON, markdown and PNG")
