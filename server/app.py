@@ -166,9 +166,10 @@ class AntiphonServer:
 
     async def receive(self, ws: ServerConnection):
         """The next message, or None after closing a connection idle for `idle_timeout` (both endpoints)."""
-        try:
-            return await asyncio.wait_for(ws.recv(), self.idle_timeout)
-        except asyncio.TimeoutError:
+        try:  # asyncio.timeout, not wait_for: no task made per message (50 a second per session)
+            async with asyncio.timeout(self.idle_timeout):
+                return await ws.recv()
+        except TimeoutError:
             await ws.close(P.CLOSE_NORMAL, f"idle for {self.idle_timeout:g} s")
             return None
 
@@ -211,8 +212,9 @@ class AntiphonServer:
         last_stats = time.monotonic()
         while True:
             try:
-                item = await asyncio.wait_for(session.outbox.get(), 1.0)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(1.0):
+                    item = await session.outbox.get()
+            except TimeoutError:
                 item = None
             if item is not None:
                 if isinstance(item, bytes):
@@ -226,9 +228,11 @@ class AntiphonServer:
     async def start(self, host: str = "127.0.0.1", port: int = 8765):
         self._loop = asyncio.get_running_loop()
         self.engine.start()
+        # No permessage-deflate: PCM barely compresses, and deflating 50 frames a second per session
+        # cost the event loop a fifth of its work at 16 sessions (docs/benchmarks.md, "Where a tick goes").
         self._server = await serve(self._handler, host, port, process_request=self._process_request,
                                    max_size=P.MAX_MESSAGE_BYTES, max_queue=P.MAX_QUEUED_MESSAGES,
-                                   ping_interval=20, ping_timeout=20, close_timeout=2)
+                                   ping_interval=20, ping_timeout=20, close_timeout=2, compression=None)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

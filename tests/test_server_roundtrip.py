@@ -106,3 +106,16 @@ async def test_health_ready_metrics(server_factory):
     assert status == 404
     status, body = await loop.run_in_executor(None, http_get, srv.http + "/../../etc/passwd")
     assert status == 404
+
+
+@pytest.mark.parametrize("path", ["/ws", "/v1/realtime"])
+async def test_frames_go_uncompressed_even_when_the_client_offers_deflate(server_factory, path):
+    """Audio barely compresses; deflating every frame costs the event loop CPU it needs for ticks."""
+    from websockets.asyncio.client import connect
+
+    srv = await server_factory(max_sessions=1)
+    async with connect(f"ws://127.0.0.1:{srv.port}{path}", compression="deflate") as ws:
+        assert "permessage-deflate" in ws.request.headers.get("Sec-WebSocket-Extensions", "")
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        assert ws.protocol.extensions == []
+        assert json.loads(await ws.recv())["type"] in ("hello", "session.created")
