@@ -106,17 +106,24 @@ class CodecStream:
         runner = codec._runner
         self._runner = runner
         dev = codec.device
-        self._enc = codec._torch.encoder.init_states(batch_size, dev, ENCODE_DTYPE)
-        self._dec = codec._torch.decoder.init_states(batch_size, dev)
+        # the runner keeps states in its own form (ONNX Runtime's: float32 arrays, no conversion per call)
+        own = getattr(runner, "own_states", lambda states: states)
+        self._enc = own(codec._torch.encoder.init_states(batch_size, dev, ENCODE_DTYPE))
+        self._dec = own(codec._torch.decoder.init_states(batch_size, dev))
+        self._numpy = not isinstance(self._enc[0], torch.Tensor)
+
+    def _index(self, slots):
+        idx = check_slots(slots, self.batch_size).to(self.codec.device)
+        return idx.numpy() if self._numpy else idx
 
     def _run(self, step, x, states, slots):
         if slots is None:
             y, new = step(x, states)
-            states[:] = [s.clone() for s in new]
+            states[:] = new if self._numpy else [s.clone() for s in new]
             return y
-        idx = check_slots(slots, self.batch_size).to(self.codec.device)
-        if idx.numel() != x.shape[0]:
-            raise ValueError(f"got {x.shape[0]} rows for {idx.numel()} slots")
+        idx = self._index(slots)
+        if len(idx) != x.shape[0]:
+            raise ValueError(f"got {x.shape[0]} rows for {len(idx)} slots")
         y, new = step(x, [s[idx] for s in states])
         for s, n in zip(states, new):
             s[idx] = n
@@ -137,6 +144,6 @@ class CodecStream:
 
     def reset(self, slots=None) -> None:
         """A reset slot behaves exactly like a fresh stream."""
-        idx = slice(None) if slots is None else check_slots(slots, self.batch_size).to(self.codec.device)
+        idx = slice(None) if slots is None else self._index(slots)
         for s in self._enc + self._dec:
             s[idx] = 0

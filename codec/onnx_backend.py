@@ -95,13 +95,20 @@ def session_options():
 # decoder at 16 sessions on 2 cores: docs/benchmarks.md, "Where a tick goes").
 SPLIT_MIN_ROWS = 4
 _pool = None
+_workers = os.cpu_count() or 1  # calls at once for one split batch (set_workers)
+
+
+def set_workers(n: int) -> None:
+    """How many calls at once a split batch may run: the threads the engine computes with."""
+    global _workers
+    _workers = max(1, int(n))
 
 
 def run_split(sess, feed: dict, rows: int) -> list:
-    """`sess.run` on `feed`, its rows split over up to torch's thread count of calls at once
+    """`sess.run` on `feed`, its rows split over up to `set_workers` calls at once
     (`ANTIPHON_ONNX_SPLIT=0`: one call, the comparison docs/benchmarks.md measures against)."""
     global _pool
-    workers = min(torch.get_num_threads(), rows // 2)
+    workers = min(_workers, rows // 2)
     if workers < 2 or rows < SPLIT_MIN_ROWS or os.environ.get("ANTIPHON_ONNX_SPLIT", "1") == "0":
         return sess.run(None, feed)
     if _pool is None:  # one thread per core at most; a call uses `workers` of them
@@ -130,14 +137,18 @@ class OnnxRunner:
                 export(torch_runner, which, path)
             self._sessions[which] = ort.InferenceSession(str(path), opts, providers=providers(device))
 
+    @staticmethod
+    def own_states(states: list[torch.Tensor]) -> list[np.ndarray]:
+        """A stream's states as the graph takes and gives them: float32 arrays, fed and kept as
+        they are (the graph computes in float32, so nothing is lost against keeping tensors)."""
+        return [s.cpu().float().numpy().copy() for s in states]
+
     def _run(self, which, x, states):
         sess = self._sessions[which]
         feed = {"x": x.cpu().numpy()}
-        feed.update({f"state_in_{i}": s.cpu().float().numpy() for i, s in enumerate(states)})
+        feed.update({f"state_in_{i}": s for i, s in enumerate(states)})
         out = run_split(sess, feed, x.shape[0])
-        # states are kept in the stream's own dtype between calls
-        return (torch.from_numpy(out[0]).to(self.device),
-                [torch.from_numpy(o).to(self.device, s.dtype) for o, s in zip(out[1:], states)])
+        return torch.from_numpy(out[0]).to(self.device), out[1:]
 
     def encode_step(self, pcm, states):
         return self._run("encode", pcm, states)

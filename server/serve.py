@@ -33,7 +33,7 @@ def add_arguments(p):
                    help="serial: one session at a time, the benchmark's baseline")
     p.add_argument("--grace", type=float, default=5.0, help="seconds sessions get to finish on shutdown")
     p.add_argument("--threads", type=int, default=None,
-                   help="torch threads for the engine (default: one per core); fewer leaves cores to other work")
+                   help="threads the engine computes with (default: one per core); fewer leaves cores to other work")
     p.set_defaults(func=run)
 
 
@@ -66,24 +66,39 @@ def load(model_name: str | None, codec_name: str | None, device: str, backend: s
     return codec, model
 
 
+def use_threads(codec, model, threads: int | None) -> int:
+    """The engine computes with `threads` (default: torch's, one per core). When the codec and the model
+    both step in ONNX Runtime, those threads are its split calls, and torch, left with the small
+    glue ops around them, runs on one: its OpenMP pool's wake-up costs more than such an op (a
+    softmax of 16 sessions' logits 100 us on two threads, 11 us on one: docs/benchmarks.md)."""
+    import torch
+
+    from antiphon.codec import onnx_backend
+
+    threads = threads or torch.get_num_threads()  # torch's default: one per physical core
+    if codec.backend == "onnx" and model.step_runner is not None:
+        onnx_backend.set_workers(threads)
+        torch.set_num_threads(1)
+    else:
+        torch.set_num_threads(threads)
+    return threads
+
+
 async def serve_until_signal(args) -> int:
     from .app import AntiphonServer
 
     if args.max_sessions < 1:
         print("antiphon: --max-sessions must be at least 1", file=sys.stderr)
         return 2
-    import torch
-
-    if args.threads is not None:
-        if args.threads < 1:
-            print(f"antiphon: --threads must be at least 1, got {args.threads}", file=sys.stderr)
-            return 2
-        torch.set_num_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        print(f"antiphon: --threads must be at least 1, got {args.threads}", file=sys.stderr)
+        return 2
     try:
         codec, model = load(args.model, args.codec, args.device, args.codec_backend, args.model_backend)
     except (ValueError, FileNotFoundError) as e:
         print(f"antiphon: {e}", file=sys.stderr)
         return 2
+    threads = use_threads(codec, model, args.threads)
     own = model.cfg.context
     if args.context is not None and not 2 <= args.context <= own:
         print(f"antiphon: --context must be in [2, {own}] frames for {model.name} (the context it was trained "
@@ -111,7 +126,7 @@ async def serve_until_signal(args) -> int:
     print(f"antiphon: serving http://{args.host}:{server.port}/ (WebSocket {server.port and '/ws'}) "
           f"model={model.name} codec={codec.name} {codec.sample_rate} Hz {codec.frame_rate:g} frames/s "
           f"capacity={args.max_sessions} sessions context={args.context or model.cfg.context} frames "
-          f"threads={torch.get_num_threads()} "
+          f"threads={threads} "
           f"backends=codec:{codec.backend},model:{'onnx' if model.step_runner else 'torch'}{warn}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

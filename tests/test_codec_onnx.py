@@ -1,7 +1,7 @@
 """The ONNX Runtime backend gives the torch path's codes and audio."""
 import torch
 
-from antiphon.codec import load_codec
+from antiphon.codec import load_codec, onnx_backend
 
 
 def test_onnx_parity(tmp_path, monkeypatch):
@@ -27,12 +27,8 @@ def test_rows_split_over_threads_give_the_same_stream(tmp_path, monkeypatch):
     """A batch's rows split over several ONNX calls at once (as served on a CPU) give the codes and
     audio of one call: slots are independent, whichever call computes them."""
     monkeypatch.setenv("ANTIPHON_CACHE", str(tmp_path))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)  # two calls at once for six rows, on any machine
-    try:
-        _compare_split(monkeypatch)
-    finally:
-        torch.set_num_threads(threads)
+    monkeypatch.setattr(onnx_backend, "_workers", 2)  # two calls at once for six rows, on any machine
+    _compare_split(monkeypatch)
 
 
 def _compare_split(monkeypatch):

@@ -3,6 +3,7 @@ wraparound, idle slots and resets (grouped-query attention: the tiny config has 
 import pytest
 import torch
 
+from antiphon.codec import onnx_backend
 from antiphon.model import SamplingSettings, load_model
 
 GREEDY = SamplingSettings(text_temperature=0, audio_temperature=0)
@@ -48,23 +49,19 @@ def test_onnx_step_rows_split_over_threads_equal_one_call(tmp_path, monkeypatch)
     so the logits, tokens and cache are those of one call."""
     monkeypatch.setenv("ANTIPHON_CACHE", str(tmp_path))
     model = load_model("random:tiny", seed=4, backend="onnx")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)  # two calls at once for six rows, on any machine
-    try:
-        runs = []
-        for split in ("1", "0"):
-            monkeypatch.setenv("ANTIPHON_ONNX_SPLIT", split)
-            s = model.stream(6)
-            for slot in range(6):
-                s.configure(slot, GREEDY)
-            g = torch.Generator().manual_seed(2)
-            out = []
-            for _ in range(40):  # past the 32-frame ring
-                codes, text = s.step(torch.randint(0, model.cfg.cardinality, (6, model.cfg.num_codebooks), generator=g))
-                out.append((codes, text, s.last_logits[0]))
-            runs.append((out, s.cache.k_all.clone()))
-    finally:
-        torch.set_num_threads(threads)
+    monkeypatch.setattr(onnx_backend, "_workers", 2)  # two calls at once for six rows, on any machine
+    runs = []
+    for split in ("1", "0"):
+        monkeypatch.setenv("ANTIPHON_ONNX_SPLIT", split)
+        s = model.stream(6)
+        for slot in range(6):
+            s.configure(slot, GREEDY)
+        g = torch.Generator().manual_seed(2)
+        out = []
+        for _ in range(40):  # past the 32-frame ring
+            codes, text = s.step(torch.randint(0, model.cfg.cardinality, (6, model.cfg.num_codebooks), generator=g))
+            out.append((codes, text, s.last_logits[0]))
+        runs.append((out, s.cache.k_all.clone()))
     (split_out, split_k), (whole_out, whole_k) = runs
     for (c1, t1, l1), (c2, t2, l2) in zip(split_out, whole_out):
         assert torch.equal(c1, c2) and torch.equal(t1, t2)

@@ -25,10 +25,11 @@ async def demo(args) -> int:
 
     # the demo shares the server's engine and session: the same code path as a served session
     from antiphon.server.engine import Engine
-    from antiphon.server.serve import load
+    from antiphon.server.serve import load, use_threads
     from antiphon.server.session import Session
 
     codec, model = load(args.model, None, args.device)
+    use_threads(codec, model, None)
     loop = asyncio.get_running_loop()
     engine = Engine(codec, model, max_sessions=1)
     session = Session(codec.frame_size, codec.sample_rate, int(2 * codec.frame_rate), loop,
