@@ -109,8 +109,9 @@ class AntiphonClient:
 
     async def recv(self, timeout: float | None = None):
         """Next message: bytes (agent audio, PCM16) or dict (event). Raises AntiphonError on close."""
-        try:
-            msg = await asyncio.wait_for(self.ws.recv(), timeout)
+        try:  # asyncio.timeout, not wait_for: no task made per message
+            async with asyncio.timeout(timeout):
+                msg = await self.ws.recv()
         except ConnectionClosed as e:
             if e.rcvd and e.rcvd.code == P.CLOSE_NORMAL:
                 raise EOFError(e.rcvd.reason) from None

@@ -180,8 +180,19 @@ class Engine:
             pcm[row], index = self._next_input(self.slots[i])
             input_index.append(index)
 
-        def deliver(row: int, audio: np.ndarray, token: int, heard: str | None) -> None:
-            s = self.slots[active[row]]
-            out = OutputFrame(audio.copy(), token, input_index[row], pcm[row], heard)
-            s.loop.call_soon_threadsafe(s.receive_output, out)
+        def deliver(rows: list[tuple[int, np.ndarray, int, str | None]]) -> None:
+            # one wake-up of each event loop for all its sessions' frames, not one per session
+            by_loop: dict = {}
+            for row, audio, token, heard in rows:
+                s = self.slots[active[row]]
+                out = OutputFrame(audio.copy(), token, input_index[row], pcm[row], heard)
+                by_loop.setdefault(s.loop, []).append((s, out))
+            for loop, outs in by_loop.items():
+                loop.call_soon_threadsafe(_receive_all, outs)
         self.stepper.run(active, pcm, deliver)
+
+
+def _receive_all(outs: list) -> None:
+    """On the event loop: each session's output frame of one tick (a session's failure is its own)."""
+    for session, out in outs:
+        session.receive_output(out)

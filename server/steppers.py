@@ -23,8 +23,8 @@ class BatchedStepper:
         self.model_stream.configure(slot, settings)
 
     def run(self, slots: list[int], pcm: np.ndarray, deliver) -> None:
-        """pcm [n, frame] for `slots`; `deliver(row, agent audio [frame], text token, word heard or None)`
-        for each row."""
+        """pcm [n, frame] for `slots`; one `deliver` of every row's (row, agent audio [frame], text
+        token, word heard or None)."""
         # the streams run on their device (CUDA, say); the engine's bookkeeping is on the CPU
         user = self.codec_stream.encode(torch.from_numpy(pcm[:, None]), slots=slots).cpu()
         user_all = torch.zeros(self.max_sessions, self.num_codebooks, dtype=torch.long)
@@ -33,10 +33,9 @@ class BatchedStepper:
         mask[slots] = True
         agent, text = self.model_stream.step(user_all, mask)
         audio = self.codec_stream.decode(agent[slots][:, :, None], slots=slots).cpu().numpy()
-        text = text.cpu()
+        text = text.cpu().tolist()
         heard = self.model_stream.heard(slots)
-        for row, i in enumerate(slots):
-            deliver(row, audio[row, 0], int(text[i]), heard[row])
+        deliver([(row, audio[row, 0], text[i], heard[row]) for row, i in enumerate(slots)])
 
 
 class SerialStepper:
@@ -60,7 +59,7 @@ class SerialStepper:
                 agent, token = self._model[i].step(user[:, :, 0])
                 audio = self._codec[i].decode(agent[:, :, None]).numpy()
                 heard = self._model[i].heard([0])[0]
-            deliver(row, audio[0, 0], int(token[0]), heard)
+            deliver([(row, audio[0, 0], int(token[0]), heard)])
 
 
 STEPPERS = {"batched": BatchedStepper, "serial": SerialStepper}
