@@ -30,8 +30,11 @@ def cache_dir() -> Path:
     return cache_root() / "onnx"
 
 
+STREAM_GRAPH_VERSION = 2  # bumped whenever the streaming steps' graph or states change
+
+
 def _fingerprint(runner) -> str:
-    h = hashlib.sha256(str(runner.num_codebooks).encode())
+    h = hashlib.sha256(f"{STREAM_GRAPH_VERSION}:{runner.num_codebooks}".encode())
     for k, v in sorted(runner.modules.state_dict().items()):
         h.update(k.encode())
         h.update(v.detach().cpu().contiguous().numpy().tobytes())

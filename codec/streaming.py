@@ -6,7 +6,8 @@ plain list of tensors: easy to reset per slot, and to export to ONNX as explicit
 
 State kept per module:
 - causal conv: the last (effective kernel - stride) input samples (zeros at start = zero padding)
-- transposed conv: the (kernel - stride) output samples that overlap into the next chunk
+- transposed conv: the (kernel - stride) output samples that overlap into the next chunk, or,
+  computed as a convolution (kernel twice the stride), the last input step
 - LSTM: hidden and cell state
 """
 from __future__ import annotations
@@ -81,6 +82,37 @@ class _CausalConvTranspose(_Step):
         return y[..., :n], [tail]
 
 
+class _ConvTransposeAsConv(_Step):
+    """A transposed convolution whose kernel is twice its stride s, as a convolution of kernel 2
+    and s times the output channels, interleaved: the same sums in another order (within 1e-6),
+    and ONNX Runtime's convolution is several times faster than its transposed one
+    (docs/benchmarks.md, "Where a tick goes"). Its state is the previous chunk's last input step.
+
+    Output q*s + j sums x[q] @ W[..., j] and x[q-1] @ W[..., s + j]: tap 1 of the convolution sees
+    x[q], tap 0 sees x[q-1]."""
+
+    def __init__(self, conv: nn.ConvTranspose1d):
+        self.conv, self.stride = conv, conv.stride[0]
+        self.specs = [StateSpec((conv.in_channels, 1))]
+
+    def __call__(self, x, states):
+        w, s = self.conv.weight, self.stride  # w [Ci, Co, 2s]
+        ci, co = w.shape[0], w.shape[1]
+        taps = torch.stack([w[..., s:], w[..., :s]], -1).permute(1, 2, 0, 3).reshape(co * s, ci, 2)
+        bias = None if self.conv.bias is None else self.conv.bias.repeat_interleave(s)
+        xx = torch.cat([states[0], x], dim=-1)
+        y = nn.functional.conv1d(xx, taps, bias)  # [B, Co*s, T]
+        batch, frames = x.shape[0], x.shape[-1]
+        return y.view(batch, co, s, frames).transpose(2, 3).reshape(batch, co, frames * s), [xx[..., -1:]]
+
+    @staticmethod
+    def fits(run: nn.Module, conv: nn.ConvTranspose1d) -> bool:
+        """Plain (no norm after it), ungrouped, undilated, unpadded, kernel twice the stride."""
+        return (isinstance(getattr(run, "norm", None), nn.Identity) and conv.groups == 1
+                and conv.dilation[0] == 1 and conv.padding[0] == 0 and conv.output_padding[0] == 0
+                and conv.kernel_size[0] == 2 * conv.stride[0])
+
+
 class _LSTM(_Step):
     def __init__(self, module: SLSTM):
         lstm = module.lstm
@@ -132,6 +164,8 @@ def compile_module(module: nn.Module) -> _Step:
     if isinstance(module, SConvTranspose1d):
         if not module.causal or module.trim_right_ratio != 1.0:
             raise ValueError("streaming needs causal transposed convolutions trimmed on the right")
+        if _ConvTransposeAsConv.fits(module.convtr, module.convtr.convtr):
+            return _ConvTransposeAsConv(module.convtr.convtr)
         return _CausalConvTranspose(module.convtr, module.convtr.convtr)
     if isinstance(module, SLSTM):
         return _LSTM(module)
