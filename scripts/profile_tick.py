@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from antiphon.codec import onnx_backend
 from antiphon.model.sampling import sample
 from antiphon.server.engine import OutputFrame
-from antiphon.server.serve import load
+from antiphon.server.serve import load, use_threads
 from antiphon.server.session import Session
 
 
@@ -58,8 +58,9 @@ def main() -> None:
     codec, model = load("bundled", None, "cpu", "auto", "auto")
     torch_codec, torch_model = load("bundled", None, "cpu", "torch", "torch")  # the same math, countable
     peak = peak_gflops()
-    loop = asyncio.new_event_loop()
     print(f"peak: {peak:.1f} GFLOP/s (2048x2048 float32 matmul, {torch.get_num_threads()} threads)")
+    use_threads(codec, model, None)  # as served: the split ONNX calls get the cores, torch's glue one thread
+    loop = asyncio.new_event_loop()
     print("| N | stage | ms per tick | MFLOP per tick | GFLOP/s | % of peak |")
     print("|---|---|---|---|---|---|")
     ticks = {}
