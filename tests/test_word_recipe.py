@@ -41,3 +41,21 @@ def test_word_head_run_resumes_exactly_and_leaves_the_model_as_it_was(lm_dir, tm
     assert [r["step"] for r in losses if "heldout_word_acc" in r] == [2, 4]
     served = load_model(whole["checkpoint"])
     assert served.word_head is not None and served.word_head.block(served.cfg.layers) == 0
+
+
+def test_a_model_run_starts_from_a_model_with_a_word_head_and_leaves_the_head_behind(lm_dir, tmp_path):
+    """`train lm --init model/bundled/lm`: the bundle carries a served word head, which reads features
+    the new run changes, so the run takes the model's weights and `train words` fits a new head."""
+    from antiphon.model.train.lm_recipe import train as train_lm
+    from antiphon.model.train.word_recipe import train as train_words
+
+    headed = train_words(out=tmp_path / "words", steps=1, lm=str(lm_dir), batch=2, questions=6, frames=120,
+                         voices=2, held_out=4, eval_every=2, hidden=16, depth=1, warmup=1)
+    run = train_lm(out=tmp_path / "tuned", steps=1, init=headed["checkpoint"], config="tiny",
+                   codec=str(tmp_path / "codec"), batch=2, questions=6, frames=120, voices=2, warmup=1,
+                   held_out=0, lr=1e-12)
+    start, tuned = load_file(str(lm_dir / "model.safetensors")), load_file(os.path.join(run["checkpoint"],
+                                                                                       "model.safetensors"))
+    assert not any(k.startswith("word_head.") for k in tuned) and set(tuned) == set(start)
+    assert all(torch.allclose(start[k].float(), tuned[k].float(), atol=1e-6) for k in start if k != "silence_codes")
+    assert load_model(run["checkpoint"]).word_head is None

@@ -139,7 +139,9 @@ def init_from(model: SpeechTransformer, path: str) -> None:
     if found.cfg != model.cfg:
         raise ValueError(f"--init {path} is a {found.cfg.name} model with another shape; this run trains {model.cfg.name}")
     silence = model.silence_codes.clone()
-    model.load_state_dict(found.state_dict())  # float32 even from the fp16 bundle: the loader builds float32
+    # the served word head is left behind: it reads features this run changes (`train words` refits it)
+    weights = {k: v for k, v in found.state_dict().items() if not k.startswith("word_head.")}
+    model.load_state_dict(weights)  # float32 even from the fp16 bundle: the loader builds float32
     model.silence_codes.copy_(silence)  # this run's codec's silence, not the one it was trained on
 
 
