@@ -1,9 +1,12 @@
-"""User-side augmentation: tape speed, level, a small room, background noise."""
+"""User-side augmentation: tape speed, level, a small room, background noise, and optionally the
+microphone path (channel.py)."""
 from __future__ import annotations
 
 import numpy as np
 import soxr
 from scipy.signal import fftconvolve
+
+from .channel import microphone
 
 
 def tape_speed(pcm: np.ndarray, spans: list[tuple[str, int, int]], rate: int,
@@ -27,7 +30,9 @@ def room(pcm: np.ndarray, rate: int, rng: np.random.Generator, rt60: float) -> n
     return (wet / max(np.abs(wet).max(), 1e-6) * max(np.abs(pcm).max(), 1e-6)).astype(np.float32)
 
 
-def augment(pcm: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
+def augment(pcm: np.ndarray, rate: int, rng: np.random.Generator, channel: float = 0.0) -> np.ndarray:
+    """A room, a level and noise; then, with probability `channel`, a microphone path. With
+    `channel` 0 no draw is added, so banks rendered before it stay the same."""
     if rng.random() < 0.5:
         pcm = room(pcm, rate, rng, rt60=float(rng.uniform(0.1, 0.5)))
     peak = max(float(np.abs(pcm).max()), 1e-6)
@@ -40,4 +45,6 @@ def augment(pcm: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
             noise -= np.convolve(noise, np.ones(64) / 64, mode="same")
         noise *= speech_rms / max(float(np.sqrt(np.mean(noise ** 2))), 1e-9) * float(10 ** (-rng.uniform(15, 40) / 20))
         pcm = pcm + noise
+    if channel and rng.random() < channel:
+        pcm = microphone(pcm, rate, rng)
     return np.clip(pcm, -1, 1).astype(np.float32)

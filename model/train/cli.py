@@ -46,6 +46,8 @@ def add_arguments(p) -> None:
                    "default 0)")
     p.add_argument("--sentences", type=float, help="lm: the share of training questions spoken as whole sentences "
                    "(espeak-ng's own prosody, word ends by forced alignment) rather than word by word (default 0)")
+    p.add_argument("--channel", type=float, help="lm: the share of training questions passed through a random "
+                   "microphone path (band limit, noise gate, automatic gain, clipping; default 0)")
     p.add_argument("--word-weight", type=float, help="lm: weight of the training-only loss that names each word "
                    "the user has just said (default 0.5; 0 turns it off)")
     p.add_argument("--word-depth", type=int, help="lm, words: the word head reads the block this many below the top "
@@ -96,6 +98,6 @@ def _run(args) -> int:
         result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames,
                        dropout=args.dropout, user_noise=args.user_noise, word_weight=args.word_weight,
                        word_depth=args.word_depth, tape_speed=args.tape_speed, sentences=args.sentences,
-                       data_seed=args.data_seed)
+                       channel=args.channel, data_seed=args.data_seed)
     print(json.dumps(result))
     return 0

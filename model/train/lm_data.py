@@ -50,9 +50,10 @@ class Float32Encoder:
 
 
 def encode_utterances(encode: Float32Encoder, pcms: list[np.ndarray], shifts: list[int], frame_size: int,
-                      augment_seeds: list[int] | None, rate: int) -> tuple[list[np.ndarray], list[int]]:
+                      augment_seeds: list[int] | None, rate: int,
+                      channel: float = 0.0) -> tuple[list[np.ndarray], list[int]]:
     """Each utterance after LEAD frames of silence and `shift` samples, optionally augmented (level,
-    room, noise over the whole clip): (codes [K, speech + TAIL] from the utterance's first frame,
+    room, noise over the whole clip, a microphone path with probability `channel`): (codes [K, speech + TAIL] from the utterance's first frame,
     speech frames)."""
     clips, speech = [], []
     for i, (pcm, shift) in enumerate(zip(pcms, shifts)):
@@ -60,7 +61,7 @@ def encode_utterances(encode: Float32Encoder, pcms: list[np.ndarray], shifts: li
         clip = np.zeros((LEAD + n + TAIL) * frame_size, np.float32)
         clip[LEAD * frame_size + shift: LEAD * frame_size + shift + len(pcm)] = pcm
         if augment_seeds is not None:
-            clip = augment(clip, rate, np.random.default_rng(augment_seeds[i]))
+            clip = augment(clip, rate, np.random.default_rng(augment_seeds[i]), channel)
         clips.append(clip)
         speech.append(n)
     codes: list[np.ndarray | None] = [None] * len(clips)
@@ -101,9 +102,11 @@ def heard_words(spans: list[tuple[str, int, int]], shift: int, fs: int) -> list[
 
 
 def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice: int, seed: int, voices: int,
-               split: str, root: Path, show: bool = True, tape: float = 0.0, sentences: float = 0.0) -> TokenBank:
+               split: str, root: Path, show: bool = True, tape: float = 0.0, sentences: float = 0.0,
+               channel: float = 0.0) -> TokenBank:
     """The answers and `questions_per_voice` questions from each of `voices` voices of `split`
-    (at tape speeds 1 +- `tape`, a share `sentences` spoken whole), from the cache when it is there."""
+    (at tape speeds 1 +- `tape`, a share `sentences` spoken whole, a share `channel` through a
+    microphone path), from the cache when it is there."""
     folder = root / f"v{DATA_VERSION}-{codec_digest(codec_dir)}"
     folder.mkdir(parents=True, exist_ok=True)
     fs, rate = codec.frame_size, codec.sample_rate
@@ -122,7 +125,8 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
     word_id = {w: i for i, w in enumerate(maker.words)}
     pool = user_voices(split, voices, seed)
     for v in tqdm(range(voices), desc=f"encode {split} questions", unit="voice", disable=not show):
-        tape_key = (f"-tape{tape:g}" if tape else "") + (f"-sent{sentences:g}" if sentences else "")
+        tape_key = ((f"-tape{tape:g}" if tape else "") + (f"-sent{sentences:g}" if sentences else "")
+                    + (f"-chan{channel:g}" if channel else ""))
         file = folder / f"{split}-s{seed}-voice{v:04d}-{questions_per_voice}q{tape_key}.pt"
         shard = torch.load(file, weights_only=False) if file.is_file() else None
         if shard is None or "heard" not in shard:
@@ -132,7 +136,7 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
             said = [heard_words(w, shift, fs) for w, shift in zip(spans, shifts)]
             if shard is None:
                 codes, frames = encode_utterances(encode, pcms, shifts, fs,
-                                                  [rng.randrange(2**31) for _ in asked], rate)
+                                                  [rng.randrange(2**31) for _ in asked], rate, channel)
                 shard = {"codes": codes, "frames": frames, "answers": [ex.agent for ex in asked]}
             elif shard["answers"] != [ex.agent for ex in asked]:
                 raise RuntimeError(f"{file} does not match its draws; delete it to encode it again")

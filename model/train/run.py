@@ -46,8 +46,9 @@ class TrainRun:
                 old = json.loads(recorded.read_text())
                 if settings.get("init") is None and old.get("init"):  # --init only matters at step 0
                     settings["init"] = old["init"]
+                # a setting added since the run began matches when it is off (0, None, False)
                 changed = {k: (old.get(k), v) for k, v in settings.items()
-                           if k not in ("steps", "device") and old.get(k) != v}
+                           if k not in ("steps", "device") and (old[k] != v if k in old else bool(v))}
                 if changed:
                     raise ValueError(f"{self.out} holds a run with other settings {changed}; "
                                      "resume with the same settings or choose another --out")
