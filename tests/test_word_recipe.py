@@ -11,6 +11,7 @@ from antiphon.codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
 from antiphon.codec.checkpoint import save_checkpoint as save_codec
 from antiphon.model import load_model
 from antiphon.model.checkpoint import save_checkpoint
+from antiphon.model.sampling import SamplingSettings
 
 
 @pytest.fixture()
@@ -51,11 +52,16 @@ def test_a_model_run_starts_from_a_model_with_a_word_head_and_leaves_the_head_be
 
     headed = train_words(out=tmp_path / "words", steps=1, lm=str(lm_dir), batch=2, questions=6, frames=120,
                          voices=2, held_out=4, eval_every=2, hidden=16, depth=1, warmup=1)
-    run = train_lm(out=tmp_path / "tuned", steps=1, init=headed["checkpoint"], config="tiny",
+    recommended = load_model(headed["checkpoint"])
+    recommended.default_sampling = SamplingSettings(text_temperature=0.0, audio_temperature=0.3)
+    init = save_checkpoint(recommended, tmp_path / "recommended", codec=str(tmp_path / "codec"))
+    run = train_lm(out=tmp_path / "tuned", steps=1, init=str(init), config="tiny",
                    codec=str(tmp_path / "codec"), batch=2, questions=6, frames=120, voices=2, warmup=1,
                    held_out=0, lr=1e-12)
     start, tuned = load_file(str(lm_dir / "model.safetensors")), load_file(os.path.join(run["checkpoint"],
                                                                                        "model.safetensors"))
     assert not any(k.startswith("word_head.") for k in tuned) and set(tuned) == set(start)
     assert all(torch.allclose(start[k].float(), tuned[k].float(), atol=1e-6) for k in start if k != "silence_codes")
-    assert load_model(run["checkpoint"]).word_head is None
+    tuned_model = load_model(run["checkpoint"])
+    assert tuned_model.word_head is None
+    assert tuned_model.default_sampling == load_model(init).default_sampling  # the bundle's sampling goes on

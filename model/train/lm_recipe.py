@@ -134,7 +134,8 @@ def answer_spans(starts: list[int], frames: int) -> list[slice]:
 
 
 def init_from(model: SpeechTransformer, path: str) -> None:
-    """A fresh run starts from a trained model's weights (the bundle's, say), on this run's codec."""
+    """A fresh run starts from a trained model's weights and recommended sampling (the bundle's,
+    say), on this run's codec."""
     found, _ = load_checkpoint(path)
     if found.cfg != model.cfg:
         raise ValueError(f"--init {path} is a {found.cfg.name} model with another shape; this run trains {model.cfg.name}")
@@ -143,6 +144,7 @@ def init_from(model: SpeechTransformer, path: str) -> None:
     weights = {k: v for k, v in found.state_dict().items() if not k.startswith("word_head.")}
     model.load_state_dict(weights)  # float32 even from the fp16 bundle: the loader builds float32
     model.silence_codes.copy_(silence)  # this run's codec's silence, not the one it was trained on
+    model.default_sampling = found.default_sampling
 
 
 def silence_codes(codec) -> torch.Tensor:
