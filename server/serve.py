@@ -66,6 +66,9 @@ def load(model_name: str | None, codec_name: str | None, device: str, backend: s
     return codec, model
 
 
+_torch_default_threads: int | None = None  # torch's own default, read before use_threads first changes it
+
+
 def use_threads(codec, model, threads: int | None) -> int:
     """The engine computes with `threads` (default: torch's, one per core). When the codec and the model
     both step in ONNX Runtime, those threads are its split calls, and torch, left with the small
@@ -75,7 +78,10 @@ def use_threads(codec, model, threads: int | None) -> int:
 
     from antiphon.codec import onnx_backend
 
-    threads = threads or torch.get_num_threads()  # torch's default: one per physical core
+    global _torch_default_threads
+    if _torch_default_threads is None:
+        _torch_default_threads = torch.get_num_threads()  # one per physical core
+    threads = threads or _torch_default_threads
     if codec.backend == "onnx" and model.step_runner is not None:
         onnx_backend.set_workers(threads)
         torch.set_num_threads(1)

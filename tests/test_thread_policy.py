@@ -26,3 +26,13 @@ def test_threads_go_where_the_work_is(restore_threads, tmp_path, monkeypatch, ba
         assert (torch.get_num_threads(), onnx_backend._workers) == (1, 3)
     else:
         assert torch.get_num_threads() == 3
+
+
+def test_the_default_is_torchs_own_however_often_it_is_set(restore_threads, tmp_path, monkeypatch):
+    """A second server in one process (the tests, a notebook) gets the same default: not the one
+    thread the first left torch with."""
+    monkeypatch.setenv("ANTIPHON_CACHE", str(tmp_path))
+    codec, model = load("random:tiny", None, "cpu", "onnx", "onnx")
+    first = use_threads(codec, model, None)
+    assert torch.get_num_threads() == 1
+    assert use_threads(codec, model, None) == first == onnx_backend._workers
