@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,20 +18,18 @@ import soundfile
 import soxr
 
 from antiphon.harness import eval_voices
+from antiphon.harness.chromium import CHROMIUM, launch
 from antiphon.harness.spawn import ServerProcess
 
 MIC_RATE = 48000  # what sound cards run at
 ANSWER_WAIT_S = 4.0  # after the question's audio, for the answer's words
 
 
-async def ask_on_page(playwright, chromium: str, url: str, audio: np.ndarray, rate: int, seconds: float) -> str:
+async def ask_on_page(playwright, url: str, audio: np.ndarray, rate: int, seconds: float) -> str:
     with tempfile.TemporaryDirectory() as d:
         mic = Path(d) / "mic.wav"
         soundfile.write(mic, soxr.resample(audio, rate, MIC_RATE), MIC_RATE, subtype="PCM_16")
-        browser = await playwright.chromium.launch(executable_path=chromium, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required", "--disable-dev-shm-usage",
-            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-audio-capture={mic}%noloop"])
+        browser = await launch(playwright, mic)
         try:
             page = await browser.new_page()
             await page.goto(url)
@@ -49,18 +46,16 @@ async def ask_on_page(playwright, chromium: str, url: str, audio: np.ndarray, ra
 async def main_async(args) -> dict:
     from playwright.async_api import async_playwright
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+    if CHROMIUM is None:
         raise SystemExit("chromium is not installed (bash scripts/run.sh test installs it)")
     server = ServerProcess()
     try:
-        hello_rate, frame = 16000, 640
-        qs = eval_voices.questions(hello_rate, frame, args.per_intent, args.seed, args.voices.split(","))
+        rate, frame = 16000, 640  # the bundled codec's
+        qs = eval_voices.questions(rate, frame, args.per_intent, args.seed, args.voices.split(","))
         items = []
         async with async_playwright() as p:
             for q in qs:
-                caption = await ask_on_page(p, chromium, server.http + "/", q.audio, hello_rate,
-                                            len(q.audio) / hello_rate)
+                caption = await ask_on_page(p, server.http + "/", q.audio, rate, len(q.audio) / rate)
                 items.append({"family": q.family, "voice": q.voice, "intent": q.intent, "user": q.user,
                               "expected": q.expected, "caption": caption, "right": q.expected in caption})
                 print(json.dumps(items[-1]))

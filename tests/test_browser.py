@@ -1,7 +1,6 @@
 """The browser client in a real headless Chromium (Debian's, never a downloaded one), with a WAV
 file as its microphone, against a real server."""
 import asyncio
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -9,11 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from antiphon.harness.chromium import CHROMIUM, launch
 from antiphon.model import BUNDLED
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/run.sh test installs it)")
 
@@ -29,17 +28,6 @@ def fake_mic_wav(path: Path, seconds: float = 3.0) -> Path:
     x = np.concatenate([np.zeros(4800, np.float32), x, np.zeros(max(int(seconds * 48000) - len(x), 4800), np.float32)])
     sf.write(path, x, 48000, subtype="PCM_16")
     return path
-
-
-async def launch(playwright, mic: Path | None, allow: bool = True):
-    """`mic`: the WAV the fake microphone plays (None: no microphone at all); `allow`: whether the
-    permission prompt is accepted (otherwise it is dismissed, as a user refusing would)."""
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-extensions",
-            "--autoplay-policy=no-user-gesture-required", "--disable-dev-shm-usage"]
-    if mic is not None:
-        args += ["--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={mic}%noloop"]
-        args += ["--use-fake-ui-for-media-stream"] if allow else []
-    return await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
 
 
 async def wait_for(page, condition: str, timeout_s: float = 30):

@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from antiphon.codec import load_codec
+from antiphon.harness.chromium import CHROMIUM, launch
 from antiphon.model import load_model
 from antiphon.server.serve import load
 
 from moshi_layouts import write_kyutai_dir
-from test_browser import CHROMIUM, fake_mic_wav, launch, wait_for
+from test_browser import fake_mic_wav, wait_for
 from test_realtime import connect, send_audio, until
 
 

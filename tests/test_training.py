@@ -92,7 +92,6 @@ def test_resume_refuses_other_settings(cache, tmp_path):
         train(out=tmp_path, steps=2, config="tiny", batch=3, voices=2)
 
 
-
 def test_a_setting_added_since_a_run_began_resumes_when_off(tmp_path):
     """A run recorded before a setting existed resumes with it off, and refuses it on."""
     from antiphon.model.train.run import TrainRun
@@ -101,6 +100,7 @@ def test_a_setting_added_since_a_run_began_resumes_when_off(tmp_path):
     TrainRun(tmp_path, {"batch": 2, "steps": 8, "channel": 0.0, "init": None})
     with pytest.raises(ValueError, match="other settings.*channel"):
         TrainRun(tmp_path, {"batch": 2, "steps": 8, "channel": 0.5})
+
 
 def test_codec_run_can_start_from_a_trained_codec(cache, tiny_codec_dir, tmp_path):
     from antiphon.model.train.codec_recipe import train

@@ -53,8 +53,8 @@ def encode_utterances(encode: Float32Encoder, pcms: list[np.ndarray], shifts: li
                       augment_seeds: list[int] | None, rate: int,
                       channel: float = 0.0) -> tuple[list[np.ndarray], list[int]]:
     """Each utterance after LEAD frames of silence and `shift` samples, optionally augmented (level,
-    room, noise over the whole clip, a microphone path with probability `channel`): (codes [K, speech + TAIL] from the utterance's first frame,
-    speech frames)."""
+    room, noise over the whole clip, a microphone path with probability `channel`): (codes
+    [K, speech + TAIL] from the utterance's first frame, speech frames)."""
     clips, speech = [], []
     for i, (pcm, shift) in enumerate(zip(pcms, shifts)):
         n = -(-(shift + len(pcm)) // frame_size)
@@ -125,9 +125,9 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
     word_id = {w: i for i, w in enumerate(maker.words)}
     pool = user_voices(split, voices, seed)
     for v in tqdm(range(voices), desc=f"encode {split} questions", unit="voice", disable=not show):
-        tape_key = ((f"-tape{tape:g}" if tape else "") + (f"-sent{sentences:g}" if sentences else "")
+        variant_key = ((f"-tape{tape:g}" if tape else "") + (f"-sent{sentences:g}" if sentences else "")
                     + (f"-chan{channel:g}" if channel else ""))
-        file = folder / f"{split}-s{seed}-voice{v:04d}-{questions_per_voice}q{tape_key}.pt"
+        file = folder / f"{split}-s{seed}-voice{v:04d}-{questions_per_voice}q{variant_key}.pt"
         shard = torch.load(file, weights_only=False) if file.is_file() else None
         if shard is None or "heard" not in shard:
             rng = random.Random(f"{seed}-{split}-{v}")
