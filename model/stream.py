@@ -179,6 +179,12 @@ class ModelStream:
         self._heard = torch.where(active, new_words(named, self._word_ids, self._none), self._none)
         self._word_ids = named
 
+    @property
+    def last_text(self) -> torch.Tensor:
+        """[B]: the text token each slot sampled on its last step (step returns it `max_delay`
+        steps later, aligned with its audio); `last_logits` are what it was sampled from."""
+        return self._prev_text
+
     def heard(self, slots: list[int]) -> list[str | None]:
         """Per slot, the word the user finished saying on the frame just stepped (the model's word
         head), or None: no word ended there, or the model has no word head."""

@@ -175,15 +175,16 @@ class SpeechTransformer(nn.Module):
         return states
 
     def use_step_backend(self, backend: str) -> "SpeechTransformer":
-        """'torch' (this module's `step`) or 'onnx' (the same step exported to ONNX Runtime, CPU)."""
-        if backend == "onnx":
+        """'torch' (this module's `step`), 'onnx' (the same step exported to ONNX Runtime, CPU) or
+        'onnx-int8' (that graph with int8 weights)."""
+        if backend in ("onnx", "onnx-int8"):
             from .onnx_step import OnnxStep
 
-            self.step_runner = OnnxStep(self)
+            self.step_runner = OnnxStep(self, int8=backend == "onnx-int8")
         elif backend == "torch":
             self.step_runner = None
         else:
-            raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
+            raise ValueError(f"backend must be 'torch', 'onnx' or 'onnx-int8', got {backend!r}")
         return self
 
     def step(self, tokens: torch.Tensor, cache):

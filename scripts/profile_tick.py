@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from antiphon.codec import onnx_backend
 from antiphon.model.sampling import sample
 from antiphon.server.engine import OutputFrame
-from antiphon.server.serve import load, use_threads
+from antiphon.server.serve import MODEL_BACKENDS, load, use_threads
 from antiphon.server.session import Session
 
 
@@ -54,8 +54,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sessions", default="1,4,8,16")
     p.add_argument("--frames", type=int, default=200)
+    p.add_argument("--model-backend", default="auto", choices=MODEL_BACKENDS, help="as for antiphon serve")
     args = p.parse_args()
-    codec, model = load("bundled", None, "cpu", "auto", "auto")
+    codec, model = load("bundled", None, "cpu", "auto", args.model_backend)
     torch_codec, torch_model = load("bundled", None, "cpu", "torch", "torch")  # the same math, countable
     peak = peak_gflops()
     print(f"peak: {peak:.1f} GFLOP/s (2048x2048 float32 matmul, {torch.get_num_threads()} threads)")

@@ -17,8 +17,9 @@ def add_arguments(p):
     p.add_argument("--codec", default=None, help="override the codec the model names")
     p.add_argument("--codec-backend", choices=BACKENDS, default="auto",
                    help="the codec's streaming steps in torch or ONNX Runtime (auto: onnx on a CPU, torch on CUDA)")
-    p.add_argument("--model-backend", choices=BACKENDS, default="auto",
-                   help="the model's step in torch or ONNX Runtime (auto: onnx on a CPU, torch with Triton on CUDA)")
+    p.add_argument("--model-backend", choices=MODEL_BACKENDS, default="auto",
+                   help="the model's step in torch or ONNX Runtime (auto: onnx on a CPU, torch with Triton on "
+                        "CUDA); onnx-int8: that graph with int8 weights")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--max-sessions", type=int, default=8)
     p.add_argument("--context", type=int, default=None, metavar="FRAMES",
@@ -38,6 +39,7 @@ def add_arguments(p):
 
 
 BACKENDS = ["auto", "torch", "onnx"]
+MODEL_BACKENDS = BACKENDS + ["onnx-int8"]  # int8 weights for the model's step; the codec's decoder is slower in int8
 
 
 def resolve_backend(backend: str, device: str, torch_only: bool = False) -> str:

@@ -40,7 +40,7 @@ def test_onnx_step_matches_torch(tmp_path, monkeypatch):
 
 
 def test_unknown_backend_is_refused():
-    with pytest.raises(ValueError, match="'torch' or 'onnx'"):
+    with pytest.raises(ValueError, match="'torch', 'onnx' or 'onnx-int8'"):
         load_model("random:tiny", backend="tensorrt")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from antiphon.server.serve import BACKENDS, resolve_backend
+from antiphon.server.serve import BACKENDS, MODEL_BACKENDS, resolve_backend
 
 from .bench_stats import is_realtime, max_realtime
 from .load import run_level
@@ -29,7 +29,7 @@ def add_arguments(p):
     p.add_argument("--model", default="bundled", help="the served model (default: the bundled agent; random:<config>)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--codec-backend", choices=BACKENDS, default="auto", help="as for antiphon serve")
-    p.add_argument("--model-backend", choices=BACKENDS, default="auto", help="as for antiphon serve")
+    p.add_argument("--model-backend", choices=MODEL_BACKENDS, default="auto", help="as for antiphon serve")
     p.add_argument("--sessions", default="1,2,3,4,6,8,12,16", help="comma-separated N to sweep")
     p.add_argument("--seconds", type=float, default=10.0, help="per N")
     p.add_argument("--server-threads", type=int, default=None, help="the spawned servers' --threads")

@@ -1,0 +1,36 @@
+"""The model's step with int8 weights (`--model-backend onnx-int8`): the bundled agent gives the
+answers it gives in float32 to real spoken questions, while its logits are really those of other
+weights (a backend that quietly ran float32 would fail here)."""
+import torch
+
+from antiphon.codec import load_codec
+from antiphon.harness import eval_voices
+from antiphon.harness.offline import answer
+from antiphon.model import load_model
+
+
+def test_int8_step_answers_as_the_float_step(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANTIPHON_CACHE", str(tmp_path))
+    torch.set_num_threads(1)
+    codec = load_codec("model/bundled/codec")
+    full = load_model("bundled", backend="onnx")
+    int8 = load_model("bundled", backend="onnx-int8")
+    graphs = {p.name: p.stat().st_size for p in (tmp_path / "onnx").glob("model-*.onnx")}
+    quantized = [n for n in graphs if n.endswith("-int8.onnx")]
+    assert len(graphs) == 2 and len(quantized) == 1, graphs
+    (float_graph,) = set(graphs) - set(quantized)
+    assert graphs[quantized[0]] < 0.5 * graphs[float_graph], "int8 weights take a quarter of the bytes"
+    # espeak-ng's held-out voices and festival (never trained on), spoken whole
+    qs = eval_voices.questions(codec.sample_rate, codec.frame_size, 1, 0, ["espeak", "festival"])
+    qs = [q for q in qs if q.intent in ("add", "thanks", "name")]
+    got = [(answer(full, codec, q)["answer"], answer(int8, codec, q)["answer"]) for q in qs]
+    assert all(a == b for a, b in got), got
+    assert sum(a == q.expected for (a, _), q in zip(got, qs)) >= 2, "the questions should be ones it answers"
+
+    # one step from the same state and input: any difference is the weights'
+    user = torch.randint(0, full.cfg.cardinality, (1, full.cfg.num_codebooks), generator=torch.Generator().manual_seed(0))
+    a, b = full.stream(1), int8.stream(1)
+    a.step(user)
+    b.step(user)
+    diff = float((a.last_logits[1] - b.last_logits[1]).abs().max())
+    assert diff > 1e-3, "int8 weights should move the logits"
