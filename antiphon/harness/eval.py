@@ -21,6 +21,7 @@ from . import barge_in, eval_voices, turns
 from .bench_stats import percentiles
 from antiphon.client.connection import AntiphonClient
 from antiphon.common.audio import SPEECH_RMS
+from antiphon.server.serve import MODEL_BACKENDS
 
 from .exchange import LEAD_S, TAIL_S, converse, gathered, spoken
 from .codec_checks import answers_in_agent_voice, answers_through_codec, served_codec, stoi_agent_voice, stoi_of_codec
@@ -36,6 +37,8 @@ def add_arguments(p):
     p.add_argument("--served-codec", help="the codec the agent speaks through: the spawned server's (default: the "
                                           "model's own), or with --url the running server's, for the answers heard "
                                           "through it alone (default: the name the server reports, if it is a path here)")
+    p.add_argument("--model-backend", default="auto", choices=MODEL_BACKENDS,
+                   help="the spawned server's model step, as for antiphon serve (onnx-int8: int8 weights)")
     p.add_argument("--per-intent", type=int, default=4, help="held-out questions per intent")
     p.add_argument("--parallel", type=int, default=4, help="sessions at once")
     p.add_argument("--paraphrases", choices=["eval", "train"], default="eval",
@@ -186,7 +189,7 @@ def main(args) -> int:
     import soundfile as sf
 
     codec = ["--codec", args.served_codec] if args.served_codec else []
-    server = None if args.url else ServerProcess("--model", args.model, *codec)
+    server = None if args.url else ServerProcess("--model", args.model, "--model-backend", args.model_backend, *codec)
     url = args.url or server.url
     try:
         hello = asyncio.run(_hello(url))
