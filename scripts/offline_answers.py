@@ -11,7 +11,6 @@ docs/history.md.
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 
 import torch
@@ -20,21 +19,16 @@ from antiphon.codec import load_codec
 from antiphon.harness import eval_voices
 from antiphon.harness.offline import answer
 from antiphon.model import load_model
+from antiphon.server.serve import MODEL_BACKENDS, resolve_backend
 
 
-def sorry_if_unsure(rows: list[dict], threshold: float) -> dict:
+def sorry_if_unsure(qs: list, rows: list[dict], threshold: float) -> dict:
     """Per family: accuracy and the share of wrong answers that are 'sorry', had every answer whose
-    first byte was less sure than `threshold` been 'sorry' instead."""
-    out = collections.defaultdict(lambda: [0, 0, 0])  # questions, right, sorry among wrong
-    for r in rows:
-        unsure = r["first_byte_sure"] is not None and r["first_byte_sure"] < threshold
-        said = eval_voices.SORRY if unsure else r["answer"]
-        f = out[r["family"]]
-        f[0] += 1
-        f[1] += said == r["expected"]
-        f[2] += said != r["expected"] and said == eval_voices.SORRY
-    return {fam: {"accuracy": right / n, "sorry_share_of_wrong": sorry / max(n - right, 1)}
-            for fam, (n, right, sorry) in out.items()}
+    first byte was less sure than `threshold` been 'sorry' instead (eval_voices.summary's figures)."""
+    said = [eval_voices.SORRY if r["first_byte_sure"] is not None and r["first_byte_sure"] < threshold
+            else r["answer"] for r in rows]
+    return {fam: {k: f[k] for k in ("accuracy", "sorry_share_of_wrong")}
+            for fam, f in eval_voices.summary(qs, said).items()}
 
 
 def main() -> None:
@@ -44,11 +38,11 @@ def main() -> None:
     p.add_argument("--voices", default="festival,flite,espeak")
     p.add_argument("--per-intent", type=int, default=3)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--backend", default="torch", choices=["torch", "onnx", "onnx-int8"])
+    p.add_argument("--backend", default="torch", choices=MODEL_BACKENDS, help="the model's step, as for antiphon serve")
     p.add_argument("--out", default="offline-answers.json")
     args = p.parse_args()
     torch.set_num_threads(1)
-    model = load_model(args.model, backend=args.backend)
+    model = load_model(args.model, backend=resolve_backend(args.backend, "cpu"))
     codec = load_codec(args.codec)
     qs = eval_voices.questions(codec.sample_rate, codec.frame_size, args.per_intent, args.seed,
                                args.voices.split(","))
@@ -56,11 +50,11 @@ def main() -> None:
     for i, q in enumerate(qs):
         rows.append(answer(model, codec, q))
         print(f"{i + 1}/{len(qs)} {q.family}: {q.user!r} -> {rows[-1]['answer']!r}", flush=True)
-    thresholds = {str(t): sorry_if_unsure(rows, t) for t in (0.0, 0.5, 0.7, 0.8, 0.9)}
+    thresholds = {str(t): sorry_if_unsure(qs, rows, t) for t in (0.0, 0.5, 0.7, 0.8, 0.9)}
     with open(args.out, "w") as f:
         json.dump({"args": vars(args), "answers": rows, "sorry_if_unsure": thresholds}, f, indent=1)
     for t, fams in thresholds.items():
-        print(f"sorry below {t}: " + "; ".join(f"{fam} {v['accuracy']:.1%} right, sorry {v['sorry_share_of_wrong']:.0%}"
+        print(f"sorry below {t}: " + "; ".join(f"{fam} {v['accuracy']:.1%} right, sorry {v['sorry_share_of_wrong'] or 0:.0%}"
                                                f" of wrong" for fam, v in fams.items()))
 
 
