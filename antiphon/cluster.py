@@ -23,6 +23,7 @@ from pathlib import Path
 from websockets.asyncio.server import serve
 
 from antiphon.common import wire
+from antiphon.common.command import antiphon_command
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "haproxy.cfg.template"
 CHECK_MS = 1000  # how soon a full, draining or dead replica leaves rotation
@@ -69,7 +70,7 @@ class Replica:
     """One `antiphon serve` child; its output goes on to ours with a prefix."""
 
     def __init__(self, index: int, serve_args: list[str], env: dict):
-        cmd = [sys.executable, "-m", "antiphon.cli", "serve", "--host", "127.0.0.1", "--port", "0", *serve_args]
+        cmd = antiphon_command("serve", "--host", "127.0.0.1", "--port", "0", *serve_args)
         self.index = index
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**env, "PYTHONUNBUFFERED": "1"}, preexec_fn=_die_with_parent)

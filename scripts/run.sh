@@ -50,6 +50,7 @@ fi
 cmd=${1:-}; shift || true
 case "$cmd" in
   serve) exec .venv/bin/antiphon serve "$@" ;;
-  test)  .venv/bin/ruff check . && exec .venv/bin/python -m pytest "$@" ;;
+  # -P: the repository root must not sit on sys.path, where its kernels/ would hide the installed `kernels`
+  test)  .venv/bin/ruff check . && exec .venv/bin/python -P -m pytest "$@" ;;
   *) echo "usage: bash scripts/run.sh serve|test [options]" >&2; exit 2 ;;
 esac

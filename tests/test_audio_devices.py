@@ -3,12 +3,12 @@ writes an ALSA configuration whose default device is the `file` plugin over `nul
 a known raw file, playback goes to a file. Nothing of sounddevice is mocked."""
 import os
 import subprocess
-import sys
 
 import numpy as np
 import soundfile as sf
 
 from antiphon.harness.spawn import ServerProcess
+from antiphon.common.command import antiphon_command
 
 RATE = 44100  # what PortAudio reports as the default rate of an ALSA plugin device
 
@@ -26,7 +26,7 @@ def alsa_home(tmp_path, tone_hz=300.0, seconds=4.0, broken=False):
 
 
 def antiphon(*args, env=None, timeout=90):
-    return subprocess.run([sys.executable, "-m", "antiphon.cli", *args], env=env, capture_output=True,
+    return subprocess.run(antiphon_command(*args), env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -90,8 +90,8 @@ def test_talk_files_and_error_messages(tmp_path):
         assert r.returncode == 1 and "no Antiphon server at ws://127.0.0.1:9/ws" in r.stderr
         long_in = tmp_path / "long.wav"
         sf.write(long_in, np.zeros(24000 * 20, np.float32), 24000)
-        hold = subprocess.Popen([sys.executable, "-m", "antiphon.cli", "talk", "--url", srv.url, "--token", "tok",
-                                 "--input", str(long_in)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        hold = subprocess.Popen(antiphon_command("talk", "--url", srv.url, "--token", "tok",
+                                 "--input", str(long_in)), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             import time
             import urllib.request

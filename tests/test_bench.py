@@ -10,6 +10,7 @@ import soundfile
 
 from antiphon.harness.bench import load_questions
 from antiphon.harness.bench_stats import frame_latencies, is_realtime, max_realtime, percentiles, response_latency
+from antiphon.common.command import antiphon_command
 
 
 def test_percentiles():
@@ -53,9 +54,9 @@ def test_questions_from_recordings_are_mono_at_the_codec_rate(tmp_path):
 
 
 def test_smoke_run_writes_every_field(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "antiphon.cli", "bench", "--model", "random:tiny", "--sessions", "1,2",
+    r = subprocess.run(antiphon_command("bench", "--model", "random:tiny", "--sessions", "1,2",
                         "--seconds", "3", "--rss-every", "0.5", "--server-threads", "1", "--out", str(tmp_path),
-                        "--model-backend", "onnx", "--codec-backend", "onnx"],
+                        "--model-backend", "onnx", "--codec-backend", "onnx"),
                        capture_output=True, text=True, timeout=240, env={**os.environ, "ANTIPHON_CACHE": str(tmp_path)})
     assert r.returncode == 0, r.stdout + r.stderr
     summary = json.loads((tmp_path / "bench.json").read_text())
@@ -91,9 +92,9 @@ def test_the_real_time_rule_uses_the_served_codecs_frame():
 
 
 def test_users_spread_over_client_processes_are_all_measured(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "antiphon.cli", "bench", "--model", "random:tiny", "--sessions", "3",
+    r = subprocess.run(antiphon_command("bench", "--model", "random:tiny", "--sessions", "3",
                         "--seconds", "3", "--no-baseline", "--client-processes", "2", "--server-threads", "1",
-                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=240,
+                        "--out", str(tmp_path)), capture_output=True, text=True, timeout=240,
                        env={**os.environ, "ANTIPHON_CACHE": str(tmp_path)})
     assert r.returncode == 0, r.stdout + r.stderr
     (rec,) = json.loads((tmp_path / "bench.json").read_text())["records"]

@@ -1,7 +1,6 @@
 """The bundle writer, and the bundled agent itself when this checkout has one."""
 import asyncio
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -13,6 +12,7 @@ from antiphon.codec.checkpoint import save_checkpoint as save_codec
 from antiphon.model import BUNDLED, load_model
 from antiphon.model.checkpoint import save_checkpoint
 from antiphon.model.train.bundle import write_bundle
+from antiphon.common.command import antiphon_command
 
 
 def test_bundle_is_fp16_and_loads_with_its_codec(tmp_path):
@@ -194,8 +194,8 @@ def test_talk_with_a_file_records_the_whole_answer(tmp_path):
     sf.write(wav_in, q.audio[: q.speech[1] + 1600], 16000)  # the question and 0.1 s: no room to answer
     server = ServerProcess()
     try:
-        done = subprocess.run([sys.executable, "-m", "antiphon.cli", "talk", "--url", server.url, "--input",
-                               str(wav_in), "--output", str(wav_out)], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(antiphon_command("talk", "--url", server.url, "--input",
+                               str(wav_in), "--output", str(wav_out)), capture_output=True, text=True, timeout=120)
     finally:
         server.stop()
     assert done.returncode == 0, done.stderr

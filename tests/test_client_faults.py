@@ -17,7 +17,7 @@ from antiphon.model import SamplingSettings
 from antiphon.harness.raw_client import open_raw
 from antiphon.server import protocol as P
 from antiphon.server.outbox import MAX_PENDING_BYTES
-from tests.conftest import speech_like
+from conftest import speech_like
 
 
 async def still_serves(srv) -> None:

@@ -7,7 +7,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -17,6 +16,7 @@ import psutil
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from antiphon.common.command import antiphon_command
 
 pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy is not installed "
                                 "(bash scripts/run.sh test installs it)")
@@ -29,8 +29,8 @@ class Cluster:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "antiphon.cli", "cluster", "--replicas", str(replicas), "--port", str(self.port),
-             "--grace", str(grace), "--model", "random:tiny", "--max-sessions", str(max_sessions)],
+            antiphon_command("cluster", "--replicas", str(replicas), "--port", str(self.port),
+             "--grace", str(grace), "--model", "random:tiny", "--max-sessions", str(max_sessions)),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         for line in self.proc.stdout:

@@ -5,7 +5,7 @@ import time
 
 
 from antiphon.client.connection import AntiphonClient
-from tests.conftest import speech_like
+from conftest import speech_like
 
 
 async def test_engine_catches_up_after_a_stall(server_factory):

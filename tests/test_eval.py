@@ -2,7 +2,6 @@
 smoke run through a spawned server."""
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from antiphon.harness.judge import AnswerJudge, word_distance
 from antiphon.harness.records import Answer, Question
 from antiphon.model.data import all_answers
 from antiphon.model.data import UtteranceMaker
+from antiphon.common.command import antiphon_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,8 +118,8 @@ def test_eval_smoke_run_through_a_spawned_server(tmp_path):
 
     out = tmp_path / "eval"
     served = save_checkpoint(build_modules(CONFIGS["tiny"], seed=3), CONFIGS["tiny"], tmp_path / "decoder" / "codec")
-    done = subprocess.run([sys.executable, "-m", "antiphon.cli", "eval", "--model", "random:tiny", "--per-intent", "1",
-                           "--parallel", "4", "--served-codec", str(served), "--barge-in", "2", "--turns", "5", "--out", str(out)], cwd=ROOT,
+    done = subprocess.run(antiphon_command("eval", "--model", "random:tiny", "--per-intent", "1",
+                           "--parallel", "4", "--served-codec", str(served), "--barge-in", "2", "--turns", "5", "--out", str(out)), cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     rep = json.loads((out / "eval.json").read_text())

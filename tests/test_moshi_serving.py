@@ -17,6 +17,7 @@ from antiphon.server.serve import load
 from moshi_layouts import write_kyutai_dir
 from test_browser import fake_mic_wav, wait_for
 from test_realtime import connect, send_audio, until
+from antiphon.common.command import antiphon_command
 
 
 @pytest.fixture(scope="module")
@@ -134,9 +135,8 @@ async def test_serve_a_kyutai_directory_and_explain_a_broken_one(kyutai_dir, tmp
     del state["depformer.layers.0.norm1.alpha"]
     save_file(state, str(broken / "model.safetensors"))
     import subprocess
-    import sys
 
-    out = subprocess.run([sys.executable, "-m", "antiphon.cli", "serve", "--model", str(broken), "--port", "0"],
+    out = subprocess.run(antiphon_command("serve", "--model", str(broken), "--port", "0"),
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "depformer.layers.0.norm1.alpha" in out.stderr, out.stderr
@@ -145,7 +145,6 @@ async def test_serve_a_kyutai_directory_and_explain_a_broken_one(kyutai_dir, tmp
 def test_context_trades_attention_for_memory(moshi_pair):
     """`--context`: a session's ring cache and attention span, within what the model was trained with."""
     import subprocess
-    import sys
 
     from antiphon.server.app import AntiphonServer
 
@@ -155,6 +154,6 @@ def test_context_trades_attention_for_memory(moshi_pair):
     assert (full.context, short.context) == (48, 24)
     assert short.state_nbytes() < full.state_nbytes()
     for bad in ("1", "49"):
-        out = subprocess.run([sys.executable, "-m", "antiphon.cli", "serve", "--model", "random:moshi-tiny",
-                              "--port", "0", "--context", bad], capture_output=True, text=True, timeout=120)
+        out = subprocess.run(antiphon_command("serve", "--model", "random:moshi-tiny",
+                              "--port", "0", "--context", bad), capture_output=True, text=True, timeout=120)
         assert out.returncode == 2 and "--context must be in [2, 48]" in out.stderr, out.stderr

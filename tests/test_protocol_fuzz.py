@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from websockets.sync.client import connect
 
 from antiphon.client.connection import AntiphonClient, stream_file
-from tests.conftest import speech_like
+from conftest import speech_like
 
 anything = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-2 ** 70, max_value=2 ** 70)

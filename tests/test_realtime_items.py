@@ -10,7 +10,7 @@ import numpy as np
 from openai import AsyncOpenAI
 from openai.types.realtime import RealtimeServerEvent
 
-from tests.test_realtime import RATE, until
+from test_realtime import RATE, until
 
 def _event_names(union) -> set[str]:
     """Every `type` the SDK's GA server-event union admits."""

@@ -11,7 +11,7 @@ from openai.types import realtime as ga
 from openai.types.beta import realtime as beta
 from pydantic import TypeAdapter
 
-from tests.test_realtime import RATE, b64
+from test_realtime import RATE, b64
 
 
 async def recv(ws, kind: str, seen: list | None = None, timeout: float = 20) -> dict:

@@ -50,7 +50,7 @@ async def test_the_bundled_agent_transcribes_a_spoken_question():
     from antiphon.harness.spawn import ServerProcess
     from antiphon.model.data import Voice
     from antiphon.model.data.sentences import speak
-    from tests.test_realtime import RATE, until
+    from test_realtime import RATE, until
 
     question = "what is seven plus five"
     speech = speak(question, Voice("en-gb", "m3", 150, 50), RATE)

@@ -11,7 +11,7 @@ from websockets.asyncio.client import connect
 
 from antiphon.client.connection import AntiphonClient, AntiphonError, stream_file
 from antiphon.server import protocol as P
-from tests.conftest import speech_like
+from conftest import speech_like
 
 
 async def test_max_sessions_refuses_with_try_again_later(server_factory):

@@ -3,7 +3,6 @@ import asyncio
 import json
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 import wave
@@ -13,8 +12,9 @@ import pytest
 import numpy as np
 
 from antiphon.client.connection import AntiphonClient, AntiphonError
-from tests.conftest import speech_like
+from conftest import speech_like
 from antiphon.harness.spawn import ServerProcess
+from antiphon.common.command import antiphon_command
 
 
 def status_of(url):
@@ -49,7 +49,7 @@ async def test_sigterm_drains_then_closes_going_away():
 
 
 def test_bad_thread_count_is_refused_with_what_was_expected():
-    out = subprocess.run([sys.executable, "-m", "antiphon.cli", "serve", "--threads", "0", "--port", "0"],
+    out = subprocess.run(antiphon_command("serve", "--threads", "0", "--port", "0"),
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--threads must be at least 1, got 0" in out.stderr
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from antiphon.client.connection import AntiphonClient, stream_file
-from tests.conftest import speech_like
+from conftest import speech_like
 
 
 def http_get(url):

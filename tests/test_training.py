@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 from antiphon.codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
 from antiphon.codec.checkpoint import save_checkpoint
+from antiphon.common.command import antiphon_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +38,7 @@ def tiny_codec_dir(cache):
 
 
 def _cli(*args):
-    return [sys.executable, "-m", "antiphon.cli", "train", *args]
+    return antiphon_command("train", *args)
 
 
 def _env(cache):

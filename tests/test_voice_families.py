@@ -3,13 +3,13 @@ never reach training, and `antiphon eval --voices` reports per family."""
 import ast
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from antiphon.model.data.synthesizers import HELD_OUT_FAMILIES, TRAINING_FAMILIES, VOICES, render_sentence
+from antiphon.common.command import antiphon_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,8 +53,8 @@ def test_held_out_families_never_reach_training():
 
 def test_eval_voices_reports_each_family(tmp_path):
     out = tmp_path / "eval"
-    done = subprocess.run([sys.executable, "-m", "antiphon.cli", "eval", "--model", "random:tiny", "--per-intent", "1",
-                           "--voices", "flite,festival", "--parallel", "4", "--barge-in", "0", "--out", str(out)],
+    done = subprocess.run(antiphon_command("eval", "--model", "random:tiny", "--per-intent", "1",
+                           "--voices", "flite,festival", "--parallel", "4", "--barge-in", "0", "--out", str(out)),
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     rep = json.loads((out / "eval.json").read_text())

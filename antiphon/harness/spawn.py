@@ -2,13 +2,14 @@
 import os
 import re
 import subprocess
-import sys
 import time
+
+from antiphon.common.command import antiphon_command
 
 
 class ServerProcess:
     def __init__(self, *args, timeout=60):
-        cmd = [sys.executable, "-m", "antiphon.cli", "serve", "--port", "0", *args]
+        cmd = antiphon_command("serve", "--port", "0", *args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + timeout
