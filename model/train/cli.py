@@ -52,7 +52,9 @@ def add_arguments(p) -> None:
                    "the user has just said (default 0.5; 0 turns it off)")
     p.add_argument("--word-depth", type=int, help="lm, words: the word head reads the block this many below the top "
                    "(default 2: two blocks can attend to the words heard)")
-    p.add_argument("--voices", type=int, help="how many training voices to render")
+    p.add_argument("--voices", type=int, help="how many training voices to render (lm: espeak-ng voices)")
+    p.add_argument("--flite-voices", type=int, help="lm: flite training voices besides the espeak-ng ones (its "
+                   "slt, awb and kal16 speakers at drawn pitches and rates, whole sentences; default 0)")
     p.add_argument("--save-seconds", type=float, default=1.0,
                    help="checkpoint at most this often; a kill loses at most this much training (default 1)")
     p.add_argument("--every-rank-saves", action="store_true",
@@ -98,6 +100,6 @@ def _run(args) -> int:
         result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames,
                        dropout=args.dropout, user_noise=args.user_noise, word_weight=args.word_weight,
                        word_depth=args.word_depth, tape_speed=args.tape_speed, sentences=args.sentences,
-                       channel=args.channel, data_seed=args.data_seed)
+                       channel=args.channel, flite_voices=args.flite_voices, data_seed=args.data_seed)
     print(json.dumps(result))
     return 0

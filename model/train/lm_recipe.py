@@ -35,7 +35,7 @@ from .run import RUNS, TrainRun, distributed
 DEFAULTS = dict(config="small", codec=str(RUNS / "codec-small-seed0" / "codec"), steps=3000, batch=8, lr=1e-3,
                 warmup=200, seed=0, data_seed=None, questions=64, frames=200, voices=64, pad_weight=0.5,
                 barge_in=0.15, held_out=64, eval_every=250, dropout=0.1, user_noise=0.1, tape_speed=0.0,
-                sentences=0.0, channel=0.0, word_weight=0.5, word_depth=2)
+                sentences=0.0, channel=0.0, flite_voices=0, word_weight=0.5, word_depth=2)
 HELD_OUT_VOICES, HELD_OUT_QUESTIONS = 10, 16
 
 
@@ -180,7 +180,7 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     bank = lm_data.build_bank(codec, codec_dir, silence.numpy(), settings["questions"], data_seed,
                               settings["voices"], "train", RUNS.parent / "data", show=run.main,
                               tape=settings["tape_speed"], sentences=settings["sentences"],
-                              channel=settings["channel"])
+                              channel=settings["channel"], flite=settings["flite_voices"])
     held_out = None
     if settings["held_out"]:
         held_bank = lm_data.build_bank(codec, codec_dir, silence.numpy(), HELD_OUT_QUESTIONS, data_seed,

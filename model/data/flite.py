@@ -1,0 +1,93 @@
+"""Questions spoken whole by flite, a second synthesizer family in training beside espeak-ng.
+
+flite's voices are built from recordings of real speakers (CMU ARCTIC's slt, awb and rms, and the
+kal diphones), so they sound nearer to people than espeak-ng's formant rules. Three speakers train;
+rms is kept for evaluation, as espeak-ng keeps its evaluation variants. Each training voice also
+draws its own mean pitch and speaking rate, so the same three speakers give many voices.
+"""
+from __future__ import annotations
+
+import dataclasses
+import random
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import soxr
+
+from .sentences import align
+from .speech import _trim
+
+TRAIN_SPEAKERS = ("slt", "awb", "kal16")
+EVAL_SPEAKERS = ("rms",)
+MEAN_PITCH = {"slt": 170, "awb": 110, "kal16": 105, "rms": 100}  # Hz, about each speaker's own
+
+
+@dataclasses.dataclass(frozen=True)
+class FliteVoice:
+    speaker: str
+    pitch: int = 0  # mean F0 in Hz; 0: the speaker's own
+    stretch: float = 1.0  # duration stretch: above 1 is slower
+
+    def key(self) -> str:
+        return f"flite_{self.speaker}_{self.pitch}_{self.stretch:g}"
+
+
+def flite_binary() -> str:
+    exe = shutil.which("flite")
+    if exe is None:
+        raise RuntimeError("flite is not installed: its voices need it (Debian: apt-get install flite; "
+                           "`bash scripts/run.sh test` installs it)")
+    return exe
+
+
+def flite_voices(split: str, count: int, seed: int) -> list[FliteVoice]:
+    """`count` flite voices of a split ('train' or 'eval'), deterministic under `seed`: the split's
+    speakers in turn, each with a mean pitch within 20% of its own and a rate within 15%."""
+    if split not in ("train", "eval"):
+        raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
+    speakers = TRAIN_SPEAKERS if split == "train" else EVAL_SPEAKERS
+    rng = random.Random(f"{seed}-flite-{split}")
+    out = []
+    for i in range(count):
+        s = speakers[i % len(speakers)]
+        out.append(FliteVoice(s, int(MEAN_PITCH[s] * rng.uniform(0.8, 1.2)), round(rng.uniform(0.85, 1.15), 2)))
+    return out
+
+
+def speak(text: str, voice: FliteVoice, rate: int) -> np.ndarray:
+    """`text` spoken whole by `voice`: float32 mono at `rate`, silence trimmed. Deterministic."""
+    cmd = [flite_binary(), "-voice", voice.speaker, "--setf", f"duration_stretch={voice.stretch}"]
+    if voice.pitch:
+        cmd += ["--setf", f"int_f0_target_mean={voice.pitch}"]
+    with tempfile.TemporaryDirectory() as d:
+        wav = Path(d) / "out.wav"
+        subprocess.run(cmd + ["-t", text, "-o", str(wav)], check=True, capture_output=True)
+        pcm, sr = soundfile.read(wav, dtype="float32")
+    pcm = _trim(pcm, sr)
+    return soxr.resample(pcm, sr, rate).astype(np.float32) if sr != rate else pcm
+
+
+def render_sentence(text: str, voice: FliteVoice, rate: int) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+    """`text` spoken whole by `voice` and its word spans by forced alignment; ValueError where the
+    text cannot be aligned."""
+    pcm = speak(text, voice, rate)
+    return pcm, align(pcm, rate, text)
+
+
+def say_word_by_word(text: str, voice: FliteVoice, rate: int,
+                     gaps: list[int]) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+    """Each word rendered alone and joined by `gaps` samples of silence: where alignment fails."""
+    pieces, spans, at = [], [], 0
+    for i, w in enumerate(text.split()):
+        if i:
+            pieces.append(np.zeros(gaps[i - 1], np.float32))
+            at += gaps[i - 1]
+        pcm = speak(w, voice, rate)
+        pieces.append(pcm)
+        spans.append((w, at, at + len(pcm)))
+        at += len(pcm)
+    return np.concatenate(pieces), spans

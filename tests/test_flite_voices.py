@@ -1,0 +1,63 @@
+"""flite's training voices: drawn deterministically from its training speakers, each drawn pitch and
+rate really heard in the audio, and whole sentences whose word ends come from alignment."""
+import random
+
+import numpy as np
+import pytest
+
+from antiphon.model.data.flite import EVAL_SPEAKERS, TRAIN_SPEAKERS, FliteVoice, flite_voices, render_sentence, speak
+from antiphon.model.data.utterances import UtteranceMaker
+
+RATE = 16000
+
+
+def median_f0(pcm: np.ndarray) -> float:
+    """The median autocorrelation pitch (60-400 Hz) of the voiced 40 ms frames."""
+    n, lo, hi, out = int(0.04 * RATE), RATE // 400, RATE // 60, []
+    for i in range(0, len(pcm) - n, n):
+        x = pcm[i:i + n] - pcm[i:i + n].mean()
+        if np.sqrt(np.mean(x * x)) < 0.02:
+            continue
+        ac = np.correlate(x, x, "full")[n - 1:]
+        lag = lo + int(np.argmax(ac[lo:hi]))
+        if ac[lag] > 0.4 * ac[0]:
+            out.append(RATE / lag)
+    return float(np.median(out))
+
+
+def test_voices_are_deterministic_and_drawn_from_the_split():
+    a, b = flite_voices("train", 30, 3), flite_voices("train", 30, 3)
+    assert a == b and a != flite_voices("train", 30, 4)
+    assert {v.speaker for v in a} == set(TRAIN_SPEAKERS)
+    assert {v.speaker for v in flite_voices("eval", 5, 3)} == set(EVAL_SPEAKERS)
+    assert all(0.85 <= v.stretch <= 1.15 and v.pitch > 0 for v in a)
+    with pytest.raises(ValueError, match="split must be 'train' or 'eval'"):
+        flite_voices("test", 3, 0)
+
+
+def test_drawn_pitch_and_rate_are_heard():
+    text = "what is seven plus five"
+    low, high = speak(text, FliteVoice("slt", 140), RATE), speak(text, FliteVoice("slt", 200), RATE)
+    assert median_f0(high) > 1.2 * median_f0(low)
+    slow, fast = speak(text, FliteVoice("awb", 0, 1.15), RATE), speak(text, FliteVoice("awb", 0, 0.85), RATE)
+    assert len(slow) > 1.2 * len(fast)
+    assert np.array_equal(speak(text, FliteVoice("kal16", 110, 0.9), RATE),
+                          speak(text, FliteVoice("kal16", 110, 0.9), RATE))
+
+
+def test_whole_sentence_word_ends_come_from_alignment():
+    text = "please count to four"
+    pcm, spans = render_sentence(text, FliteVoice("slt", 170, 1.0), RATE)
+    assert [w for w, _, _ in spans] == text.split()
+    ends = [e for _, _, e in spans]
+    assert ends == sorted(ends) and 0 < ends[0] and ends[-1] <= len(pcm)
+    assert all(s < e for _, s, e in spans)
+
+
+def test_a_flite_user_voice_speaks_whole_sentences():
+    """The utterance maker speaks a flite voice whole (one rendering), not word by word."""
+    maker = UtteranceMaker(RATE, 640)
+    voice = FliteVoice("awb", 120, 1.0)
+    pcm, spans = maker.user_utterance("what is two plus three", voice, random.Random(0))
+    whole, _ = render_sentence("what is two plus three", voice, RATE)
+    assert np.array_equal(pcm, whole) and len(spans) == 5
