@@ -5,7 +5,7 @@ named before it. Deterministic, and a few minutes for a hundred questions on two
 look at a candidate before `antiphon eval`, and the data behind "Saying sorry when unsure" in
 docs/history.md.
 
-    .venv/bin/python scripts/offline_answers.py --model bundled --voices festival,flite,espeak \
+    .venv/bin/python scripts/offline_answers.py --model bundled --voices festival,sam,flite,espeak \
         --per-intent 3 --seed 1 --out answers.json
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="bundled")
     p.add_argument("--codec", default="model/bundled/codec")
-    p.add_argument("--voices", default="festival,flite,espeak")
+    p.add_argument("--voices", default="festival,sam,flite,espeak")
     p.add_argument("--per-intent", type=int, default=3)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--backend", default="torch", choices=MODEL_BACKENDS, help="the model's step, as for antiphon serve")

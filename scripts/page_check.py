@@ -3,7 +3,7 @@ each held-out question (spoken whole by a synthesizer family) is the fake microp
 headless Chromium, and the answer is read from the page's caption (the agent's inner monologue,
 which agrees with the judge on 99% of answers: docs/benchmarks.md).
 
-    .venv/bin/python scripts/page_check.py --voices festival,flite --per-intent 1
+    .venv/bin/python scripts/page_check.py --voices festival,sam --per-intent 1
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ async def main_async(args) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--voices", default="festival,flite", help="synthesizer families (default festival,flite)")
+    p.add_argument("--voices", default="festival,sam", help="synthesizer families (default festival,sam)")
     p.add_argument("--per-intent", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the report as JSON here")

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 need_system=(espeak-ng libportaudio2)
 # the tests also render questions with the other offline synthesizers (antiphon eval --voices)
-[[ "${1:-}" == test ]] && need_system+=(chromium alsa-utils flite festival festvox-kallpc16k festvox-us-slt-hts haproxy)
+[[ "${1:-}" == test ]] && need_system+=(chromium alsa-utils flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts haproxy)
 missing=()
 for p in "${need_system[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -31,6 +31,11 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[dev]"
   touch "$stamp"
+fi
+# SAM, a held-out voice family for `antiphon eval --voices sam`: its pyaudio dependency is for playback only
+# and would need PortAudio headers to build, so it goes in without its dependencies
+if [[ "${1:-}" == test && ! -f .venv/.samtts-installed ]]; then
+  .venv/bin/python -m pip install -q --no-deps "samtts==0.3.0" && touch .venv/.samtts-installed
 fi
 
 # pipecat-ai brings its own onnxruntime, which would replace the project's: its test client gets a venv of its own

@@ -34,11 +34,14 @@ def test_families_sound_different():
 
 def test_held_out_families_never_reach_training():
     """The training layer (model/train, and the data it renders) never imports the synthesizers
-    module, and every user voice the recipe can draw is an espeak-ng voice of its training variants."""
+    module nor names a held-out synthesizer, and every user voice the recipe can draw is an espeak-ng
+    voice of its training variants or a flite voice of its training speakers."""
     from antiphon.model.data import user_voices
+    from antiphon.model.data.flite import EVAL_SPEAKERS, TRAIN_SPEAKERS, flite_voices
     from antiphon.model.data.speech import TRAIN_VARIANTS
 
     assert set(HELD_OUT_FAMILIES).isdisjoint(TRAINING_FAMILIES) and len(HELD_OUT_FAMILIES) >= 2
+    assert {v.name for v in VOICES["flite"]} == set(EVAL_SPEAKERS) and not set(EVAL_SPEAKERS) & set(TRAIN_SPEAKERS)
     for path in list((ROOT / "model" / "train").glob("*.py")) + list((ROOT / "model" / "data").glob("*.py")):
         if path.name == "synthesizers.py":
             continue
@@ -46,23 +49,26 @@ def test_held_out_families_never_reach_training():
         names = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
         modules = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not any("synthesizers" in m for m in names | modules), path
-        assert "flite" not in path.read_text() and "festival" not in path.read_text(), path
+        text = path.read_text()
+        assert "festival" not in text and "samtts" not in text and "sam_" not in text.lower(), path
     for seed in range(5):
         assert all(v.variant in TRAIN_VARIANTS for v in user_voices("train", 200, seed))
+        drawn = flite_voices("train", 60, seed)
+        assert {v.speaker for v in drawn} == set(TRAIN_SPEAKERS) and len(set(drawn)) > 50  # pitches and rates drawn, not fixed
 
 
 def test_eval_voices_reports_each_family(tmp_path):
     out = tmp_path / "eval"
     done = subprocess.run(antiphon_command("eval", "--model", "random:tiny", "--per-intent", "1",
-                           "--voices", "flite,festival", "--parallel", "4", "--barge-in", "0", "--out", str(out)),
+                           "--voices", "festival,sam", "--parallel", "4", "--barge-in", "0", "--out", str(out)),
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     rep = json.loads((out / "eval.json").read_text())
     assert rep["questions"] == 26
     fam = rep["by_family"]
-    assert list(fam) == ["flite", "festival"] and all(f["questions"] == 13 for f in fam.values())
+    assert list(fam) == ["festival", "sam"] and all(f["questions"] == 13 for f in fam.values())
     assert all(len(f["accuracy_by_intent"]) == 13 for f in fam.values())
     voices = {i["voice"] for i in rep["items"]}
-    assert {v.split(":")[0] for v in voices} == {"flite", "festival"} and len(voices) >= 4
+    assert {v.split(":")[0] for v in voices} == {"festival", "sam"} and len(voices) >= 4
     md = (out / "eval.md").read_text()
-    assert "| voice family | questions | accuracy |" in md and "| flite | 13 |" in md
+    assert "| voice family | questions | accuracy |" in md and "| sam | 13 |" in md

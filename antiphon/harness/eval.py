@@ -45,8 +45,9 @@ def add_arguments(p):
                    help="held-out paraphrases (default), or the training ones (still in held-out voices): "
                         "separates generalising to new voices from generalising to new phrasings")
     p.add_argument("--voices", metavar="FAMILY[,FAMILY...]",
-                   help="ask the questions spoken whole by these synthesizer families (espeak, flite, festival; "
-                        "flite and festival are never trained on), reported per family; default: espeak-ng's "
+                   help="ask the questions spoken whole by these synthesizer families (espeak, flite, festival, sam; "
+                        "festival and sam are never trained on, espeak and flite in voices training never "
+                        "uses), reported per family; default: espeak-ng's "
                         "held-out voices word by word, as the training data is rendered")
     p.add_argument("--barge-in", type=int, default=8, metavar="N",
                    help="trials where the user talks over the agent's answer and asks something else (default 8)")
