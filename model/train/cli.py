@@ -53,7 +53,7 @@ def add_arguments(p) -> None:
     p.add_argument("--word-depth", type=int, help="lm, words: the word head reads the block this many below the top "
                    "(default 2: two blocks can attend to the words heard)")
     p.add_argument("--voices", type=int, help="how many training voices to render (lm: espeak-ng voices)")
-    p.add_argument("--flite-voices", type=int, help="lm: flite training voices besides the espeak-ng ones (its "
+    p.add_argument("--flite-voices", type=int, help="lm, words: flite training voices besides the espeak-ng ones (its "
                    "slt, awb and kal16 speakers at drawn pitches and rates, whole sentences; default 0)")
     p.add_argument("--save-seconds", type=float, default=1.0,
                    help="checkpoint at most this often; a kill loses at most this much training (default 1)")
@@ -90,7 +90,7 @@ def _run(args) -> int:
         result = train(out=args.out, steps=args.steps, device=args.device, save_seconds=args.save_seconds,
                        seed=args.seed, batch=args.batch, lr=args.lr, voices=args.voices, lm=args.lm,
                        questions=args.questions, frames=args.frames, sentences=args.sentences,
-                       depth=args.word_depth)
+                       flite_voices=args.flite_voices, depth=args.word_depth)
     elif args.what == "codec":
         from .codec_recipe import train
         result = train(**common, agent_decoder=args.agent_decoder, decoder_filters=args.decoder_filters,
