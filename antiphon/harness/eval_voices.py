@@ -8,7 +8,7 @@ import random
 import numpy as np
 
 from antiphon.model.data import INTENTS, sample_exchange
-from antiphon.model.data.synthesizers import family_voices, render_sentence
+from antiphon.model.data.synthesizers import SynthVoice, family_voices, render_sentence
 
 from .exchange import LEAD_S, LEVEL, TAIL_S
 from .records import Question
@@ -20,20 +20,24 @@ def questions(rate: int, frame_size: int, per_intent: int, seed: int, families: 
               paraphrases: str = "eval") -> list[Question]:
     """per_intent questions per intent in each family, the voices of a family taken in turn."""
     rng = random.Random(seed)
-    lead = int(LEAD_S * rate) // frame_size * frame_size
     out = []
     for family in families:
         voices = family_voices([family])
         for i in range(per_intent):
             for intent in INTENTS:
                 ex = sample_exchange(rng, paraphrases, intent.name)
-                voice = voices[(i * len(INTENTS) + len(out)) % len(voices)]
-                pcm = render_sentence(ex.user, voice, rate)
-                pcm = pcm / max(float(np.abs(pcm).max()), 1e-6) * LEVEL
-                audio = np.concatenate([np.zeros(lead, np.float32), pcm, np.zeros(int(TAIL_S * rate), np.float32)])
-                out.append(Question(ex.intent, ex.user, ex.agent, voice.key(), audio.astype(np.float32),
-                                    (lead, lead + len(pcm)), family))
+                out.append(spoken(ex, voices[(i * len(INTENTS) + len(out)) % len(voices)], rate, frame_size))
     return out
+
+
+def spoken(ex, voice: SynthVoice, rate: int, frame_size: int) -> Question:
+    """The exchange's question spoken whole by `voice`, at the evaluation's level and margins."""
+    lead = int(LEAD_S * rate) // frame_size * frame_size
+    pcm = render_sentence(ex.user, voice, rate)
+    pcm = pcm / max(float(np.abs(pcm).max()), 1e-6) * LEVEL
+    audio = np.concatenate([np.zeros(lead, np.float32), pcm, np.zeros(int(TAIL_S * rate), np.float32)])
+    return Question(ex.intent, ex.user, ex.agent, voice.key(), audio.astype(np.float32),
+                    (lead, lead + len(pcm)), voice.family)
 
 
 def summary(qs: list[Question], heard: list[str | None]) -> dict:
