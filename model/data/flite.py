@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,7 +18,7 @@ import soundfile
 import soxr
 
 from .sentences import align
-from .speech import _trim
+from .speech import _trim, require_binary
 
 TRAIN_SPEAKERS = ("slt", "awb", "kal16")
 EVAL_SPEAKERS = ("rms",)
@@ -37,11 +36,7 @@ class FliteVoice:
 
 
 def flite_binary() -> str:
-    exe = shutil.which("flite")
-    if exe is None:
-        raise RuntimeError("flite is not installed: its voices need it (Debian: apt-get install flite; "
-                           "`bash scripts/run.sh test` installs it)")
-    return exe
+    return require_binary("flite", "the flite voices", "flite")
 
 
 def flite_voices(split: str, count: int, seed: int) -> list[FliteVoice]:

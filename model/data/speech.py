@@ -66,12 +66,17 @@ def user_voices(split: str, count: int, seed: int) -> list[Voice]:
                   rng.randrange(25, 80, 5)) for i in range(count)]
 
 
-def espeak_binary() -> str:
-    exe = shutil.which("espeak-ng")
+def require_binary(name: str, needed_by: str, package: str) -> str:
+    """The path of the program `name`, or an error that says which Debian package brings it."""
+    exe = shutil.which(name)
     if exe is None:
-        raise RuntimeError("espeak-ng is not installed: the synthetic data needs it "
-                           "(Debian: apt-get install espeak-ng; `bash scripts/run.sh test` installs it)")
+        raise RuntimeError(f"{name} is not installed: {needed_by} needs it (Debian: apt-get install {package}; "
+                           "`bash scripts/run.sh test` installs it)")
     return exe
+
+
+def espeak_binary() -> str:
+    return require_binary("espeak-ng", "the synthetic data", "espeak-ng")
 
 
 def _trim(pcm: np.ndarray, rate: int) -> np.ndarray:

@@ -9,7 +9,6 @@ variants and flite's rms speaker."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,7 +18,7 @@ import soundfile
 import soxr
 
 from .flite import EVAL_SPEAKERS, FliteVoice, speak
-from .speech import EVAL_VARIANTS, _trim, espeak_binary
+from .speech import EVAL_VARIANTS, _trim, espeak_binary, require_binary
 
 TRAINING_FAMILIES = ("espeak", "flite")
 HELD_OUT_FAMILIES = ("festival", "sam")
@@ -51,11 +50,7 @@ VOICES = {
 
 
 def _binary(name: str, family: str) -> str:
-    exe = shutil.which(name)
-    if exe is None:
-        raise RuntimeError(f"{name} is not installed: the {family} voices need it (Debian: apt-get install "
-                           f"{PACKAGES[family]}; `bash scripts/run.sh test` installs it)")
-    return exe
+    return require_binary(name, f"the {family} voices", PACKAGES[family])
 
 
 def _sam(text: str, preset: str) -> np.ndarray:
