@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-import soxr
 
 from .sentences import align
-from .speech import _trim, require_binary
+from .speech import join_words, require_binary, trimmed_at
 
 TRAIN_SPEAKERS = ("slt", "awb", "kal16")
 EVAL_SPEAKERS = ("rms",)
@@ -62,8 +61,7 @@ def speak(text: str, voice: FliteVoice, rate: int) -> np.ndarray:
         wav = Path(d) / "out.wav"
         subprocess.run(cmd + ["-t", text, "-o", str(wav)], check=True, capture_output=True)
         pcm, sr = soundfile.read(wav, dtype="float32")
-    pcm = _trim(pcm, sr)
-    return soxr.resample(pcm, sr, rate).astype(np.float32) if sr != rate else pcm
+    return trimmed_at(pcm, sr, rate)
 
 
 def render_sentence(text: str, voice: FliteVoice, rate: int) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
@@ -76,13 +74,4 @@ def render_sentence(text: str, voice: FliteVoice, rate: int) -> tuple[np.ndarray
 def say_word_by_word(text: str, voice: FliteVoice, rate: int,
                      gaps: list[int]) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
     """Each word rendered alone and joined by `gaps` samples of silence: where alignment fails."""
-    pieces, spans, at = [], [], 0
-    for i, w in enumerate(text.split()):
-        if i:
-            pieces.append(np.zeros(gaps[i - 1], np.float32))
-            at += gaps[i - 1]
-        pcm = speak(w, voice, rate)
-        pieces.append(pcm)
-        spans.append((w, at, at + len(pcm)))
-        at += len(pcm)
-    return np.concatenate(pieces), spans
+    return join_words([(w, speak(w, voice, rate)) for w in text.split()], gaps)

@@ -11,7 +11,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from .speech import Voice, _trim, espeak_binary
+from .speech import Voice, espeak_binary, trimmed_at
 
 ALIGN_RATE = 16000  # pocketsphinx's acoustic model
 ALIGN_HOP = 0.01  # seconds per alignment frame
@@ -47,8 +47,7 @@ def speak(text: str, voice: Voice, rate: int) -> np.ndarray:
     out = subprocess.run([espeak_binary(), "-v", voice.spec, "-s", str(voice.speed), "-p", str(voice.pitch),
                           "--stdout", "--", text], capture_output=True, check=True)
     pcm, sr = soundfile.read(io.BytesIO(out.stdout), dtype="float32")
-    pcm = _trim(pcm, sr)
-    return soxr.resample(pcm, sr, rate).astype(np.float32) if sr != rate else pcm
+    return trimmed_at(pcm, sr, rate)
 
 
 def render_sentence(text: str, voice: Voice, rate: int) -> tuple[np.ndarray, list[tuple[str, int, int]]]:

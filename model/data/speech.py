@@ -88,13 +88,31 @@ def _trim(pcm: np.ndarray, rate: int) -> np.ndarray:
     return pcm[max(loud[0] - pad, 0): loud[-1] + pad]
 
 
+def trimmed_at(pcm: np.ndarray, sr: int, rate: int) -> np.ndarray:
+    """A synthesizer's output at `sr`: silence trimmed, float32 at `rate`."""
+    pcm = _trim(pcm, sr)
+    return soxr.resample(pcm, sr, rate).astype(np.float32) if sr != rate else pcm
+
+
+def join_words(words: list[tuple[str, np.ndarray]], gaps: list[int]) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+    """Rendered words joined by `gaps` samples of silence: (pcm, [(word, start, end)])."""
+    pieces, spans, at = [], [], 0
+    for i, (w, pcm) in enumerate(words):
+        if i:
+            pieces.append(np.zeros(gaps[i - 1], np.float32))
+            at += gaps[i - 1]
+        pieces.append(pcm)
+        spans.append((w, at, at + len(pcm)))
+        at += len(pcm)
+    return (np.concatenate(pieces) if pieces else np.zeros(0, np.float32)), spans
+
+
 def render_word(word: str, voice: Voice, rate: int) -> np.ndarray:
     """One word in `voice`, float32 mono at `rate`, silence trimmed."""
     out = subprocess.run([espeak_binary(), "-v", voice.spec, "-s", str(voice.speed), "-p", str(voice.pitch),
                           "--stdout", word], capture_output=True, check=True)
     pcm, sr = soundfile.read(io.BytesIO(out.stdout), dtype="float32")
-    pcm = _trim(pcm, sr)
-    return soxr.resample(pcm, sr, rate).astype(np.float32) if sr != rate else pcm
+    return trimmed_at(pcm, sr, rate)
 
 
 def cache_dir() -> Path:
@@ -131,14 +149,7 @@ class WordBank:
     def say(self, text: str, voice: Voice, words: list[str], gaps: list[int]) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
         """Words of `text` joined by `gaps` samples of silence: (pcm, [(word, start, end)])."""
         bank = self.load(voice, words)
-        pieces, spans, at = [], [], 0
-        for i, w in enumerate(text.split()):
-            if w not in bank:
-                raise KeyError(f"word {w!r} is not in the rendered vocabulary")
-            if i:
-                pieces.append(np.zeros(gaps[i - 1], np.float32))
-                at += gaps[i - 1]
-            pieces.append(bank[w])
-            spans.append((w, at, at + len(bank[w])))
-            at += len(bank[w])
-        return (np.concatenate(pieces) if pieces else np.zeros(0, np.float32)), spans
+        missing = [w for w in text.split() if w not in bank]
+        if missing:
+            raise KeyError(f"word {missing[0]!r} is not in the rendered vocabulary")
+        return join_words([(w, bank[w]) for w in text.split()], gaps)

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-import soxr
 
 from .flite import EVAL_SPEAKERS, FliteVoice, speak
-from .speech import EVAL_VARIANTS, _trim, espeak_binary, require_binary
+from .speech import EVAL_VARIANTS, espeak_binary, require_binary, trimmed_at
 
 TRAINING_FAMILIES = ("espeak", "flite")
 HELD_OUT_FAMILIES = ("festival", "sam")
@@ -72,8 +71,7 @@ def render_sentence(text: str, voice: SynthVoice, rate: int) -> np.ndarray:
     if voice.family == "flite":
         return speak(text, FliteVoice(voice.name), rate)
     if voice.family == "sam":
-        pcm = _trim(_sam(text, voice.name), SAM_RATE)
-        return soxr.resample(pcm, SAM_RATE, rate).astype(np.float32)
+        return trimmed_at(_sam(text, voice.name), SAM_RATE, rate)
     with tempfile.TemporaryDirectory() as d:
         wav = Path(d) / "out.wav"
         if voice.family == "espeak":
@@ -85,8 +83,7 @@ def render_sentence(text: str, voice: SynthVoice, rate: int) -> np.ndarray:
         else:
             raise ValueError(f"unknown synthesizer family {voice.family!r}; known: {sorted(VOICES)}")
         pcm, sr = soundfile.read(wav, dtype="float32")
-    pcm = _trim(pcm if pcm.ndim == 1 else pcm.mean(1), sr)
-    return soxr.resample(pcm, sr, rate).astype(np.float32) if sr != rate else pcm
+    return trimmed_at(pcm if pcm.ndim == 1 else pcm.mean(1), sr, rate)
 
 
 def family_voices(families: list[str]) -> list[SynthVoice]:
