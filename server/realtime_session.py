@@ -232,7 +232,8 @@ class RealtimeSession:
             if r.unsent_text.endswith(" "):  # a delta per word, as hosted models send them
                 self.emit(r.text_delta(r.unsent_text))
                 r.unsent_text = ""
-        r.audio_ms += self.frame_ms
+        # what the client received: the resampler's chunks are not all one frame long
+        r.audio_ms += self.frame_ms if r.text_only else len(pcm16) / 2 / R.RATE * 1000
         r.quiet_ms = 0.0 if speaking else r.quiet_ms + self.frame_ms
         if r.quiet_ms >= END_SILENCE_MS:
             self.close_response("completed")

@@ -2,6 +2,7 @@
 client nobody here wrote) against a real server on the shared engine."""
 import asyncio
 import base64
+import math
 import subprocess
 
 import numpy as np
@@ -96,6 +97,17 @@ async def test_server_vad_turn_streams_audio_and_transcript_then_cancel_and_trun
         transcript = [e.delta for e in seen if e.type == "response.output_audio_transcript.delta"]
         assert transcript, "transcript deltas come from the inner monologue"
         assert done.response.status == "cancelled" and done.response.id == response.id
+        # the item is as long as the audio its deltas carried (the resampler's chunks vary in
+        # length, so not frames x 40 ms): openai-agents truncates at exactly that, rounded up
+        sent = sum(len(base64.b64decode(e.delta)) for e in seen
+                   if e.type == "response.output_audio.delta" and e.item_id == added.item.id)
+        sent_ms = math.ceil(sent / 2 / RATE * 1000)
+        await conn.conversation.item.truncate(item_id=added.item.id, content_index=0, audio_end_ms=sent_ms + 2)
+        error = await until(conn, "error")
+        assert (error.error.code, error.error.param) == ("invalid_value", "audio_end_ms")
+        await conn.conversation.item.truncate(item_id=added.item.id, content_index=0, audio_end_ms=sent_ms)
+        truncated = await until(conn, "conversation.item.truncated")
+        assert (truncated.item_id, truncated.audio_end_ms) == (added.item.id, sent_ms)
         await conn.conversation.item.truncate(item_id=added.item.id, content_index=0, audio_end_ms=80)
         truncated = await until(conn, "conversation.item.truncated")
         assert (truncated.item_id, truncated.audio_end_ms) == (added.item.id, 80)
