@@ -16,7 +16,7 @@ def test_int8_step_answers_as_the_float_step(tmp_path, monkeypatch):
     full = load_model("bundled", backend="onnx")
     int8 = load_model("bundled", backend="onnx-int8")
     graphs = {p.name: p.stat().st_size for p in (tmp_path / "onnx").glob("model-*.onnx")}
-    quantized = [n for n in graphs if n.endswith("-int8.onnx")]
+    quantized = [n for n in graphs if n.endswith("-w8.onnx")]
     assert len(graphs) == 2 and len(quantized) == 1, graphs
     (float_graph,) = set(graphs) - set(quantized)
     assert graphs[quantized[0]] < 0.5 * graphs[float_graph], "int8 weights take a quarter of the bytes"
@@ -34,3 +34,22 @@ def test_int8_step_answers_as_the_float_step(tmp_path, monkeypatch):
     b.step(user)
     diff = float((a.last_logits[1] - b.last_logits[1]).abs().max())
     assert diff > 1e-3, "int8 weights should move the logits"
+
+
+def test_int8_step_keeps_sessions_apart(tmp_path, monkeypatch):
+    """A session's logits are the same whoever shares its tick: the activations are quantized row
+    by row, not with one scale for the batch (per-tensor dynamic quantization moved them by 0.4)."""
+    monkeypatch.setenv("ANTIPHON_CACHE", str(tmp_path))
+    torch.set_num_threads(1)
+    int8 = load_model("bundled", backend="onnx-int8")
+    K, C = int8.cfg.num_codebooks, int8.cfg.cardinality
+    g = torch.Generator().manual_seed(1)
+    mine, theirs = torch.randint(0, C, (12, 1, K), generator=g), torch.randint(0, C, (12, 3, K), generator=g)
+    theirs[:, 1] = 0  # one neighbour says the same code over and over, another varies
+    alone, shared = int8.stream(1), int8.stream(4)
+    for t in range(12):
+        alone.step(mine[t])
+        shared.step(torch.cat([mine[t], theirs[t]]))
+        for a, b in zip(alone.last_logits, shared.last_logits):
+            assert torch.equal(a[0], b[0]), f"frame {t}: {float((a[0] - b[0]).abs().max())}"
+
