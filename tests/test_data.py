@@ -121,7 +121,7 @@ def _agent_after(bank, turn, frames: int) -> np.ndarray:
     return np.concatenate([codes, np.repeat(codes[:, -1:], pad, axis=1)], axis=1)[:, :frames]
 
 
-def _check_turns(bank, conv):
+def _check_turns(bank, conv, agent_gap=AGENT_GAP):
     """Where every turn's codes and text lie; returns how many turns were interrupted."""
     interrupted = 0
     T = conv.text.shape[0]
@@ -133,7 +133,7 @@ def _check_turns(bank, conv):
         assert np.array_equal(conv.user[:, turn.user_start: turn.user_start + n], bank.questions[q][:, :n])
         # the agent answers after a short gap, in full unless talked over
         gap = turn.agent_start - (turn.user_start + speech)
-        assert int(AGENT_GAP[0] * bank.frame_rate) <= gap <= int(AGENT_GAP[1] * bank.frame_rate)
+        assert int(agent_gap[0] * bank.frame_rate) <= gap <= int(agent_gap[1] * bank.frame_rate)
         until = nxt.agent_start if nxt else T
         assert np.array_equal(conv.agent[:, turn.agent_start: until], _agent_after(bank, turn, until - turn.agent_start))
         assert turn.interrupted or turn.agent_end - turn.agent_start == bank.answer_speech_frames[a]
@@ -164,6 +164,17 @@ def test_conversations_place_questions_answers_and_text(bank):
         interrupted += _check_turns(bank, conv)
         turns += len(conv.turns)
     assert turns > 60 and interrupted > 3
+
+
+def test_conversations_answer_after_the_gap_asked_for(bank):
+    """`--agent-gap`: a shorter gap than the default, every frame count in it drawn, and the rest of
+    each conversation laid out as with the default."""
+    gaps = set()
+    for seed in range(20):
+        conv = assemble(bank, 300, random.Random(seed), barge_in=0.5, agent_gap=(0.04, 0.08))
+        _check_turns(bank, conv, (0.04, 0.08))
+        gaps |= {t.agent_start - t.user_start - bank.speech_frames[t.question] for t in conv.turns}
+    assert gaps == {1, 2}  # 40 and 80 ms at 25 frames a second; the default never answers after 1 frame
 
 
 def test_answer_spans_find_each_answer_in_the_text_stream(bank):

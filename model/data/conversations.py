@@ -83,13 +83,14 @@ def _answer_frames(bank: TokenBank, answer: int) -> int:
     return max(bank.answer_speech_frames[answer], len(bank.answer_texts[answer]) - TEXT_LEAD)
 
 
-def assemble(bank: TokenBank, frames: int, rng: random.Random, barge_in: float = 0.15) -> Conversation:
+def assemble(bank: TokenBank, frames: int, rng: random.Random, barge_in: float = 0.15,
+             agent_gap: tuple[float, float] = AGENT_GAP) -> Conversation:
     """A conversation of exactly `frames` frames from random questions of the bank, deterministic
-    under the state of `rng`."""
+    under the state of `rng`; each answer starts `agent_gap` seconds (drawn) after its question."""
     user = np.repeat(bank.silence[:, None].astype(np.int64), frames, axis=1)
     agent = user.copy()
     text = np.full(frames, ByteTokenizer.PAD, np.int64)
-    gap = bank.frames(AGENT_GAP)
+    gap = bank.frames(agent_gap)
     turns: list[Turn] = []
     at = rng.randint(*bank.frames(FIRST_QUESTION))
     pending = None  # (question, onset) of a question that talked over the agent

@@ -4,6 +4,19 @@ from __future__ import annotations
 import json
 
 
+def seconds_range(text: str) -> list[float]:
+    """'LO,HI' in seconds, 0 <= LO <= HI <= 2."""
+    import argparse
+
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO,HI in seconds (e.g. 0.1,0.2), got {text!r}") from None
+    if not 0 <= lo <= hi <= 2:
+        raise argparse.ArgumentTypeError(f"expected 0 <= LO <= HI <= 2 seconds, got {text!r}")
+    return [lo, hi]
+
+
 def add_arguments(p) -> None:
     p.add_argument("what", choices=["codec", "lm", "words", "bundle", "average"],
                    help="which recipe; words: fit a word head (the user's transcript) on the frozen --lm "
@@ -48,6 +61,8 @@ def add_arguments(p) -> None:
                    "(espeak-ng's own prosody, word ends by forced alignment) rather than word by word (default 0)")
     p.add_argument("--channel", type=float, help="lm: the share of training questions passed through a random "
                    "microphone path (band limit, noise gate, automatic gain, clipping; default 0)")
+    p.add_argument("--agent-gap", type=seconds_range, help="lm: seconds from the end of each training question to "
+                   "the agent's first sound, drawn between LO,HI (default 0.1,0.2)")
     p.add_argument("--word-weight", type=float, help="lm: weight of the training-only loss that names each word "
                    "the user has just said (default 0.5; 0 turns it off)")
     p.add_argument("--word-depth", type=int, help="lm, words: the word head reads the block this many below the top "
@@ -100,6 +115,7 @@ def _run(args) -> int:
         result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames,
                        dropout=args.dropout, user_noise=args.user_noise, word_weight=args.word_weight,
                        word_depth=args.word_depth, tape_speed=args.tape_speed, sentences=args.sentences,
-                       channel=args.channel, flite_voices=args.flite_voices, data_seed=args.data_seed)
+                       channel=args.channel, flite_voices=args.flite_voices, data_seed=args.data_seed,
+                       agent_gap=args.agent_gap)
     print(json.dumps(result))
     return 0

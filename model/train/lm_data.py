@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from ..data import TokenBank, UtteranceMaker, all_answers, assemble, sample_exchange, user_voices
 from ..data.augment import augment, tape_speed
+from ..data.conversations import AGENT_GAP
 from ..data.flite import flite_voices
 from ..layout import IGNORE
 from antiphon.common.atomic import write_atomically
@@ -164,11 +165,12 @@ def noisy_user(user: torch.Tensor, p: float, cardinality: int, rng: random.Rando
     return torch.where(flip, torch.randint(0, cardinality, user.shape, generator=gen), user)
 
 
-def conversations(bank: TokenBank, count: int, frames: int, rng: random.Random, barge_in: float) -> dict:
+def conversations(bank: TokenBank, count: int, frames: int, rng: random.Random, barge_in: float,
+                  agent_gap: tuple[float, float] = AGENT_GAP) -> dict:
     """{"text": [N,T], "agent": [N,K,T], "user": [N,K,T] int64; "answer_starts": [N, MAX_ANSWERS] (-1
     past the last answer); "speaking": [N,T] bool, where the agent's speech is; "heard": [N,T] the id
     of the word the user has just finished saying, NO_WORD elsewhere}, freshly assembled."""
-    convs = [assemble(bank, frames, rng, barge_in) for _ in range(count)]
+    convs = [assemble(bank, frames, rng, barge_in, agent_gap) for _ in range(count)]
     starts = torch.full((count, MAX_ANSWERS), -1, dtype=torch.int64)
     speaking = torch.zeros(count, frames, dtype=torch.bool)
     heard = torch.full((count, frames), NO_WORD, dtype=torch.int64)
