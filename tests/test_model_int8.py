@@ -23,8 +23,12 @@ def test_int8_step_answers_as_the_float_step(tmp_path, monkeypatch):
     # espeak-ng's held-out voices and festival (never trained on), spoken whole
     qs = eval_voices.questions(codec.sample_rate, codec.frame_size, 1, 0, ["espeak", "festival"])
     qs = [q for q in qs if q.intent in ("add", "thanks", "name")]
-    got = [(answer(full, codec, q)["answer"], answer(int8, codec, q)["answer"]) for q in qs]
+    rows = [(answer(full, codec, q), answer(int8, codec, q)) for q in qs]
+    got = [(a["answer"], b["answer"]) for a, b in rows]
     assert all(a == b for a, b in got), got
+    # an answer is written after the question's last sound, within the short gap it was trained on
+    after = [a["first_byte_after_ms"] for a, _ in rows if a["right"]]
+    assert after and all(0 < ms < 400 for ms in after), after
     assert sum(a == q.expected for (a, _), q in zip(got, qs)) >= 2, "the questions should be ones it answers"
 
     # one step from the same state and input: any difference is the weights'

@@ -13,7 +13,8 @@ SKIP_FRAMES = 5  # after the question starts: a greeting before it is not its an
 
 def answer(model, codec, q: Question) -> dict:
     """The answer, how sure the model was of its first byte (among bytes, not PAD, whose share at
-    the onset says when to speak, not what), and the words its word head named before it."""
+    the onset says when to speak, not what), when that byte came after the question's last sound
+    (the frame it was written on ends that long after), and the words its word head named before it."""
     fs = codec.frame_size
     audio = torch.from_numpy(q.audio[: len(q.audio) // fs * fs])[None, None]
     codes = codec.encode(audio)
@@ -34,4 +35,5 @@ def answer(model, codec, q: Question) -> dict:
     mono = bytes(b for _, b in said).decode("utf-8", "replace").strip()
     return {"family": q.family, "intent": q.intent, "user": q.user, "expected": q.expected, "answer": mono,
             "right": mono == q.expected, "first_byte_sure": sure[first] if said else None,
+            "first_byte_after_ms": 1000 * ((first + 1) * fs - q.speech[1]) / codec.sample_rate if said else None,
             "heard": [w for t, w in heard if t <= first]}
