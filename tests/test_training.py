@@ -250,6 +250,22 @@ def test_lm_seed_draws_the_run_and_data_seed_the_cached_bank(cache, tiny_codec_d
     assert (settings["seed"], settings["data_seed"]) == (1, 0)
 
 
+def test_lm_run_from_before_a_new_setting_resumes(cache, tiny_codec_dir, tmp_path):
+    """A run whose settings.json predates --agent-gap resumes with the default gap, not an error."""
+    from antiphon.model.train.lm_recipe import train
+
+    common = dict(config="tiny", codec=str(tiny_codec_dir), batch=2, questions=6, frames=120, voices=2,
+                  warmup=2, held_out=0)
+    train(out=tmp_path / "old", steps=2, **common)
+    recorded = tmp_path / "old" / "settings.json"
+    settings = json.loads(recorded.read_text())
+    del settings["agent_gap"]
+    recorded.write_text(json.dumps(settings))
+    assert train(out=tmp_path / "old", steps=3, **common)["step"] == 3
+    with pytest.raises(ValueError, match="agent_gap"):  # a gap other than the run's is refused
+        train(out=tmp_path / "old", steps=4, agent_gap=[0.04, 0.08], **common)
+
+
 def test_average_writes_the_mean_of_the_models_weights(tiny_codec_dir, tmp_path):
     from antiphon.model import load_model
     from antiphon.model.checkpoint import save_checkpoint as save_model

@@ -37,7 +37,7 @@ DEFAULTS = dict(config="small", codec=str(RUNS / "codec-small-seed0" / "codec"),
                 warmup=200, seed=0, data_seed=None, questions=64, frames=200, voices=64, pad_weight=0.5,
                 barge_in=0.15, held_out=64, eval_every=250, dropout=0.1, user_noise=0.1, tape_speed=0.0,
                 sentences=0.0, channel=0.0, flite_voices=0, word_weight=0.5, word_depth=2,
-                agent_gap=list(AGENT_GAP))
+                agent_gap=None)  # None: AGENT_GAP, so runs begun before the setting existed still resume
 HELD_OUT_VOICES, HELD_OUT_QUESTIONS = 10, 16
 
 
@@ -183,12 +183,13 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
                               settings["voices"], "train", RUNS.parent / "data", show=run.main,
                               tape=settings["tape_speed"], sentences=settings["sentences"],
                               channel=settings["channel"], flite=settings["flite_voices"])
+    agent_gap = tuple(settings["agent_gap"] or AGENT_GAP)
     held_out = None
     if settings["held_out"]:
         held_bank = lm_data.build_bank(codec, codec_dir, silence.numpy(), HELD_OUT_QUESTIONS, data_seed,
                                        HELD_OUT_VOICES, "eval", RUNS.parent / "data", show=False)
         held_out = lm_data.conversations(held_bank, settings["held_out"], settings["frames"],
-                                         random.Random(data_seed), settings["barge_in"], tuple(settings["agent_gap"]))
+                                         random.Random(data_seed), settings["barge_in"], agent_gap)
     torch.manual_seed(settings["seed"])
     model = SpeechTransformer(cfg).to(device)
     model.silence_codes.copy_(silence)
@@ -205,8 +206,7 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
     trainee.train()
     while step < settings["steps"] and not run.stopping:
         rng = random.Random(f"{settings['seed']}-{step}-{rank}")
-        batch = lm_data.conversations(bank, settings["batch"], settings["frames"], rng, settings["barge_in"],
-                                      tuple(settings["agent_gap"]))
+        batch = lm_data.conversations(bank, settings["batch"], settings["frames"], rng, settings["barge_in"], agent_gap)
         batch["user"] = lm_data.noisy_user(batch["user"], settings["user_noise"], cfg.cardinality, rng)
         batch = {k: batch[k].to(device) for k in ("text", "agent", "user", "heard")}
         for group in optimizer.param_groups:
