@@ -56,7 +56,9 @@ def main() -> None:
         json.dump({"args": vars(args), "answers": rows, "sorry_if_unsure": thresholds}, f, indent=1)
     for fam in dict.fromkeys(r["family"] for r in rows):
         after = [r["first_byte_after_ms"] for r in rows if r["family"] == fam and r["first_byte_after_ms"] is not None]
-        print(f"{fam}: the answer's first byte {statistics.median(after):.0f} ms (median) after the question's last sound")
+        if after:  # a family may have no answer at all
+            print(f"{fam}: the answer's first byte {statistics.median(after):.0f} ms (median) after the question's "
+                  "last sound")
     for t, fams in thresholds.items():
         print(f"sorry below {t}: " + "; ".join(f"{fam} {v['accuracy']:.1%} right, sorry {v['sorry_share_of_wrong'] or 0:.0%}"
                                                f" of wrong" for fam, v in fams.items()))

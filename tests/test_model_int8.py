@@ -56,4 +56,3 @@ def test_int8_step_keeps_sessions_apart(tmp_path, monkeypatch):
         shared.step(torch.cat([mine[t], theirs[t]]))
         for a, b in zip(alone.last_logits, shared.last_logits):
             assert torch.equal(a[0], b[0]), f"frame {t}: {float((a[0] - b[0]).abs().max())}"
-
