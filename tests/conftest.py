@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 
@@ -48,3 +50,24 @@ def speech_like(seconds: float, rate: int, seed: int = 0):
     x = sum(np.sin(k * phase) / k for k in range(1, 6))
     env = 0.5 * (1 + np.sin(2 * np.pi * 3 * t)) * (t % 1.0 < 0.7)
     return (0.2 * x * env + 0.005 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def training_cache(tmp_path_factory):
+    """Rendered speech and datasets in a private cache, shared by one test module's runs."""
+    path = tmp_path_factory.mktemp("antiphon-cache")
+    old = os.environ.get("ANTIPHON_CACHE")
+    os.environ["ANTIPHON_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("ANTIPHON_CACHE")
+    else:
+        os.environ["ANTIPHON_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def tiny_codec_dir(training_cache):
+    from antiphon.codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
+    from antiphon.codec.checkpoint import save_checkpoint
+
+    return save_checkpoint(build_modules(CODEC_CONFIGS["tiny"], seed=0), CODEC_CONFIGS["tiny"], training_cache / "codec")
