@@ -65,3 +65,24 @@ def test_a_model_run_starts_from_a_model_with_a_word_head_and_leaves_the_head_be
     tuned_model = load_model(run["checkpoint"])
     assert tuned_model.word_head is None
     assert tuned_model.default_sampling == load_model(init).default_sampling  # the bundle's sampling goes on
+
+
+def test_a_word_head_reads_the_questions_its_model_run_encoded(lm_dir, tmp_path):
+    """With the model run's --tape-speed and --sentences, `train words` takes the run's cached bank
+    instead of rendering and encoding every question again; other settings encode their own."""
+    from antiphon.model.train.lm_recipe import train as train_lm
+    from antiphon.model.train.run import RUNS
+    from antiphon.model.train.word_recipe import train as train_words
+
+    def banks():  # this test's shards (5 questions a voice), in the cache the recipes were imported with
+        return sorted(p.name for p in (RUNS.parent / "data").rglob("train-*-5q*.pt"))
+    mix = dict(questions=5, frames=120, voices=2, tape_speed=0.1, sentences=0.5)
+    run = train_lm(out=tmp_path / "tuned", steps=1, config="tiny", codec=str(tmp_path / "codec"), batch=2, warmup=1,
+                   held_out=0, **mix)
+    encoded = banks()
+    assert encoded and all(b.endswith("-tape0.1-sent0.5.pt") for b in encoded)
+    words = dict(steps=1, lm=run["checkpoint"], batch=2, held_out=4, eval_every=2, hidden=16, depth=1, warmup=1)
+    train_words(out=tmp_path / "words", **words, **mix)
+    assert banks() == encoded
+    train_words(out=tmp_path / "words-plain", **words, **{**mix, "tape_speed": 0.0})
+    assert len(banks()) == 2 * len(encoded)

@@ -54,7 +54,7 @@ def add_arguments(p) -> None:
     p.add_argument("--dropout", type=float, help="lm: dropout on the residual branches in training (default 0.1)")
     p.add_argument("--user-noise", type=float, help="lm: probability that each user code is replaced by a random "
                    "one in training, so no question is seen twice the same (default 0.1)")
-    p.add_argument("--tape-speed", type=float, help="lm: each training question is played at a tape speed drawn "
+    p.add_argument("--tape-speed", type=float, help="lm, words: each training question is played at a tape speed drawn "
                    "from 1 +- this (pitch, formants and tempo together: new speakers from the same voices; "
                    "default 0)")
     p.add_argument("--sentences", type=float, help="lm: the share of training questions spoken as whole sentences "
@@ -105,7 +105,7 @@ def _run(args) -> int:
         result = train(out=args.out, steps=args.steps, device=args.device, save_seconds=args.save_seconds,
                        seed=args.seed, batch=args.batch, lr=args.lr, voices=args.voices, lm=args.lm,
                        questions=args.questions, frames=args.frames, sentences=args.sentences,
-                       flite_voices=args.flite_voices, depth=args.word_depth)
+                       flite_voices=args.flite_voices, tape_speed=args.tape_speed, depth=args.word_depth)
     elif args.what == "codec":
         from .codec_recipe import train
         result = train(**common, agent_decoder=args.agent_decoder, decoder_filters=args.decoder_filters,
