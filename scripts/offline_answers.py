@@ -11,16 +11,20 @@ docs/history.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 
 import torch
 
 from antiphon.codec import load_codec
-from antiphon.harness import eval_voices
+from antiphon.harness import eval as word_by_word, eval_voices
 from antiphon.harness.offline import answer
 from antiphon.model import load_model
 from antiphon.server.serve import MODEL_BACKENDS, resolve_backend
+
+
+WORDS = "espeak-words"  # espeak-ng's held-out voices word by word
 
 
 def sorry_if_unsure(qs: list, rows: list[dict], threshold: float) -> dict:
@@ -36,7 +40,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="bundled")
     p.add_argument("--codec", default="model/bundled/codec")
-    p.add_argument("--voices", default="festival,sam,flite,espeak")
+    p.add_argument("--voices", default="festival,sam,flite,espeak",
+                   help=f"synthesizer families, and {WORDS} for espeak-ng's held-out voices word by word")
     p.add_argument("--per-intent", type=int, default=3)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--backend", default="torch", choices=MODEL_BACKENDS, help="the model's step, as for antiphon serve")
@@ -45,8 +50,12 @@ def main() -> None:
     torch.set_num_threads(1)
     model = load_model(args.model, backend=resolve_backend(args.backend, "cpu"))
     codec = load_codec(args.codec)
+    families = args.voices.split(",")
     qs = eval_voices.questions(codec.sample_rate, codec.frame_size, args.per_intent, args.seed,
-                               args.voices.split(","))
+                               [f for f in families if f != WORDS])
+    if WORDS in families:  # what `antiphon eval` asks without --voices
+        qs += [dataclasses.replace(q, family=WORDS) for q in
+               word_by_word.questions(codec.sample_rate, codec.frame_size, args.per_intent, args.seed)]
     rows = []
     for i, q in enumerate(qs):
         rows.append(answer(model, codec, q))
@@ -58,7 +67,7 @@ def main() -> None:
         after = [r["first_byte_after_ms"] for r in rows if r["family"] == fam and r["first_byte_after_ms"] is not None]
         if after:  # a family may have no answer at all
             print(f"{fam}: the answer's first byte {statistics.median(after):.0f} ms (median) after the question's "
-                  "last sound")
+                  f"last sound; {sum(a < 0 for a in after)} answers began before it")
     for t, fams in thresholds.items():
         print(f"sorry below {t}: " + "; ".join(f"{fam} {v['accuracy']:.1%} right, sorry {v['sorry_share_of_wrong'] or 0:.0%}"
                                                f" of wrong" for fam, v in fams.items()))
