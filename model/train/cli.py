@@ -57,7 +57,7 @@ def add_arguments(p) -> None:
     p.add_argument("--tape-speed", type=float, help="lm, words: each training question is played at a tape speed drawn "
                    "from 1 +- this (pitch, formants and tempo together: new speakers from the same voices; "
                    "default 0)")
-    p.add_argument("--sentences", type=float, help="lm: the share of training questions spoken as whole sentences "
+    p.add_argument("--sentences", type=float, help="lm, words: the share of training questions spoken as whole sentences "
                    "(espeak-ng's own prosody, word ends by forced alignment) rather than word by word (default 0)")
     p.add_argument("--channel", type=float, help="lm: the share of training questions passed through a random "
                    "microphone path (band limit, noise gate, automatic gain, clipping; default 0)")
