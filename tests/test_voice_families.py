@@ -50,7 +50,7 @@ def test_held_out_families_never_reach_training():
         modules = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not any("synthesizers" in m for m in names | modules), path
         text = path.read_text()
-        assert "festival" not in text and "samtts" not in text and "sam_" not in text.lower(), path
+        assert not any(w in text.lower() for w in ("festival", "samtts", "sam_", "dectalk")), path
     for seed in range(5):
         assert all(v.variant in TRAIN_VARIANTS for v in user_voices("train", 200, seed))
         drawn = flite_voices("train", 60, seed)

