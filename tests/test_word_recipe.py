@@ -1,17 +1,16 @@
 """`antiphon train words` on tiny configs: only the head learns (the model's own weights are exported
 unchanged), a resumed run equals an uninterrupted one, and the export carries the head."""
 import json
-import os
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from antiphon.codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
 from antiphon.codec.checkpoint import save_checkpoint as save_codec
 from antiphon.model import load_model
 from antiphon.model.checkpoint import save_checkpoint
 from antiphon.model.sampling import SamplingSettings
+from training_runs import same, weights
 
 
 @pytest.fixture()
@@ -29,9 +28,9 @@ def test_word_head_run_resumes_exactly_and_leaves_the_model_as_it_was(lm_dir, tm
     whole = train(out=tmp_path / "whole", steps=4, **common)
     train(out=tmp_path / "split", steps=2, **common)
     split = train(out=tmp_path / "split", steps=4, **common)
-    a, b = (load_file(os.path.join(r["checkpoint"], "model.safetensors")) for r in (whole, split))
-    assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
-    before = load_file(str(lm_dir / "model.safetensors"))
+    a, b = (weights(r["checkpoint"]) for r in (whole, split))
+    assert same(a, b)
+    before = weights(lm_dir)
     head = {k for k in a if k.startswith("word_head.")}
     assert head and set(a) - head == set(before)
     assert all(torch.equal(a[k], before[k]) for k in before), "the model's own weights must not move"
@@ -58,8 +57,7 @@ def test_a_model_run_starts_from_a_model_with_a_word_head_and_leaves_the_head_be
     run = train_lm(out=tmp_path / "tuned", steps=1, init=str(init), config="tiny",
                    codec=str(tmp_path / "codec"), batch=2, questions=6, frames=120, voices=2, warmup=1,
                    held_out=0, lr=1e-12)
-    start, tuned = load_file(str(lm_dir / "model.safetensors")), load_file(os.path.join(run["checkpoint"],
-                                                                                       "model.safetensors"))
+    start, tuned = weights(lm_dir), weights(run["checkpoint"])
     assert not any(k.startswith("word_head.") for k in tuned) and set(tuned) == set(start)
     assert all(torch.allclose(start[k].float(), tuned[k].float(), atol=1e-6) for k in start if k != "silence_codes")
     tuned_model = load_model(run["checkpoint"])
