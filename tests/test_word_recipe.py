@@ -65,15 +65,18 @@ def test_a_model_run_starts_from_a_model_with_a_word_head_and_leaves_the_head_be
     assert tuned_model.default_sampling == load_model(init).default_sampling  # the bundle's sampling goes on
 
 
-def test_a_word_head_reads_the_questions_its_model_run_encoded(lm_dir, tmp_path):
+def test_a_word_head_reads_the_questions_its_model_run_encoded(lm_dir, tmp_path, monkeypatch):
     """With the model run's --tape-speed and --sentences, `train words` takes the run's cached bank
     instead of rendering and encoding every question again; other settings encode their own."""
-    from antiphon.model.train.lm_recipe import train as train_lm
-    from antiphon.model.train.run import RUNS
-    from antiphon.model.train.word_recipe import train as train_words
+    from antiphon.model.train import lm_recipe, word_recipe
 
-    def banks():  # this test's shards (5 questions a voice), in the cache the recipes were imported with
-        return sorted(p.name for p in (RUNS.parent / "data").rglob("train-*-5q*.pt"))
+    # the recipes read their cache root once, at import: point both at this test's own cache
+    for recipe in (lm_recipe, word_recipe):
+        monkeypatch.setattr(recipe, "RUNS", tmp_path / "cache" / "runs")
+    train_lm, train_words = lm_recipe.train, word_recipe.train
+
+    def banks():
+        return sorted(p.name for p in (tmp_path / "cache" / "data").rglob("train-*-5q*.pt"))
     mix = dict(questions=5, frames=120, voices=2, tape_speed=0.1, sentences=0.5)
     run = train_lm(out=tmp_path / "tuned", steps=1, config="tiny", codec=str(tmp_path / "codec"), batch=2, warmup=1,
                    held_out=0, **mix)
