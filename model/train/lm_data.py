@@ -20,6 +20,7 @@ from tqdm import tqdm
 from ..data import TokenBank, UtteranceMaker, all_answers, assemble, sample_exchange, user_voices
 from ..data.augment import augment, tape_speed
 from ..data.conversations import AGENT_GAP
+from ..data.dectalk import dectalk_voices
 from ..data.flite import flite_voices
 from ..layout import IGNORE
 from antiphon.common.atomic import write_atomically
@@ -105,10 +106,11 @@ def heard_words(spans: list[tuple[str, int, int]], shift: int, fs: int) -> list[
 
 def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice: int, seed: int, voices: int,
                split: str, root: Path, show: bool = True, tape: float = 0.0, sentences: float = 0.0,
-               channel: float = 0.0, flite: int = 0) -> TokenBank:
-    """The answers and `questions_per_voice` questions from each of `voices` espeak-ng voices and
-    `flite` flite voices of `split` (at tape speeds 1 +- `tape`, a share `sentences` of espeak-ng's
-    spoken whole, a share `channel` through a microphone path), from the cache when it is there."""
+               channel: float = 0.0, flite: int = 0, dectalk: int = 0) -> TokenBank:
+    """The answers and `questions_per_voice` questions from each of `voices` espeak-ng voices,
+    `flite` flite voices and `dectalk` DECtalk voices of `split` (at tape speeds 1 +- `tape`, a
+    share `sentences` of espeak-ng's spoken whole, a share `channel` through a microphone path),
+    from the cache when it is there."""
     folder = root / f"v{DATA_VERSION}-{codec_digest(codec_dir)}"
     folder.mkdir(parents=True, exist_ok=True)
     fs, rate = codec.frame_size, codec.sample_rate
@@ -125,11 +127,14 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
         _save(ans, file)
     questions, speech, answer_of, heard = [], [], [], []
     word_id = {w: i for i, w in enumerate(maker.words)}
-    pool = user_voices(split, voices, seed) + flite_voices(split, flite, seed)
+    pool = user_voices(split, voices, seed) + flite_voices(split, flite, seed) + dectalk_voices(split, dectalk, seed)
+    # espeak-ng's shards keep their first names; each family's shards are counted from 0
+    names = ([f"voice{v:04d}" for v in range(voices)] + [f"flite{v:04d}" for v in range(flite)]
+             + [f"dectalk{v:04d}" for v in range(dectalk)])
     for v in tqdm(range(len(pool)), desc=f"encode {split} questions", unit="voice", disable=not show):
         variant_key = ((f"-tape{tape:g}" if tape else "") + (f"-sent{sentences:g}" if sentences else "")
                     + (f"-chan{channel:g}" if channel else ""))
-        name = f"voice{v:04d}" if v < voices else f"flite{v - voices:04d}"  # espeak-ng shards keep their names
+        name = names[v]
         file = folder / f"{split}-s{seed}-{name}-{questions_per_voice}q{variant_key}.pt"
         shard = torch.load(file, weights_only=False) if file.is_file() else None
         if shard is None or "heard" not in shard:

@@ -33,7 +33,7 @@ from .lm_recipe import HELD_OUT_QUESTIONS, HELD_OUT_VOICES, learning_rate, silen
 from .run import RUNS, TrainRun
 
 DEFAULTS = dict(lm="bundled", steps=3000, batch=16, lr=3e-3, warmup=100, seed=0, questions=48, voices=128,
-                frames=200, sentences=0.5, flite_voices=0, tape_speed=0.0, depth=2, hidden=512, user_noise=0.1,
+                frames=200, sentences=0.5, flite_voices=0, dectalk_voices=0, tape_speed=0.0, depth=2, hidden=512, user_noise=0.1,
                 held_out=48, eval_every=500)
 LABELLED_FRAMES = 2  # a word is named on the frame after its sound ends and the next
 
@@ -94,6 +94,7 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, **overrides) -> 
     root = RUNS.parent / "data"
     bank = lm_data.build_bank(codec, codec_dir, silence, settings["questions"], settings["seed"], settings["voices"],
                               "train", root, sentences=settings["sentences"], flite=settings["flite_voices"],
+                              dectalk=settings["dectalk_voices"],
                               tape=settings["tape_speed"])
     held_bank = lm_data.build_bank(codec, codec_dir, silence, HELD_OUT_QUESTIONS, settings["seed"],
                                    HELD_OUT_VOICES, "eval", root, show=False)
