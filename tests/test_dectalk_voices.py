@@ -1,14 +1,10 @@
 """DECtalk's training voices: drawn deterministically from its training speakers, each drawn
-pitch, head size and rate really heard in the audio, and whole sentences whose word ends come
-from alignment."""
-import random
-
+pitch, head size and rate really heard in the audio."""
 import numpy as np
 import pytest
 
 from antiphon.model.data.dectalk import (EVAL_SPEAKERS, SPEAKERS, TRAIN_SPEAKERS, DectalkVoice, dectalk_voices,
-                                         render_sentence, speak)
-from antiphon.model.data.utterances import UtteranceMaker
+                                         speak)
 from audio_measures import median_f0, spectral_centroid
 
 RATE = 16000
@@ -36,22 +32,6 @@ def test_drawn_pitch_head_and_rate_are_heard():
     voice = DectalkVoice("ursula", 230, 95, 170)
     assert np.array_equal(speak(TEXT, voice, RATE), speak(TEXT, voice, RATE))
 
-
-def test_whole_sentence_word_ends_come_from_alignment():
-    text = "please count to four"
-    pcm, spans = render_sentence(text, DectalkVoice("dennis", 110, 100, 180), RATE)
-    assert [w for w, _, _ in spans] == text.split()
-    ends = [e for _, _, e in spans]
-    assert ends == sorted(ends) and 0 < ends[0] and ends[-1] <= len(pcm)
-    assert all(s < e for _, s, e in spans)
-
-
-def test_a_dectalk_user_voice_speaks_whole_sentences():
-    """The utterance maker speaks a DECtalk voice whole (one rendering), not word by word."""
-    voice = DectalkVoice("wendy", 190, 100, 200)
-    pcm, spans = UtteranceMaker(RATE, 640).user_utterance(TEXT, voice, random.Random(0))
-    whole, _ = render_sentence(TEXT, voice, RATE)
-    assert np.array_equal(pcm, whole) and len(spans) == 5
 
 
 def test_dectalk_shards_join_a_bank_without_renaming_the_others(tiny_codec_dir, tmp_path):

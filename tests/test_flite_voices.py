@@ -1,12 +1,9 @@
 """flite's training voices: drawn deterministically from its training speakers, each drawn pitch and
-rate really heard in the audio, and whole sentences whose word ends come from alignment."""
-import random
-
+rate really heard in the audio."""
 import numpy as np
 import pytest
 
-from antiphon.model.data.flite import EVAL_SPEAKERS, TRAIN_SPEAKERS, FliteVoice, flite_voices, render_sentence, speak
-from antiphon.model.data.utterances import UtteranceMaker
+from antiphon.model.data.flite import EVAL_SPEAKERS, TRAIN_SPEAKERS, FliteVoice, flite_voices, speak
 from audio_measures import median_f0
 
 RATE = 16000
@@ -30,21 +27,3 @@ def test_drawn_pitch_and_rate_are_heard():
     assert len(slow) > 1.2 * len(fast)
     assert np.array_equal(speak(text, FliteVoice("kal16", 110, 0.9), RATE),
                           speak(text, FliteVoice("kal16", 110, 0.9), RATE))
-
-
-def test_whole_sentence_word_ends_come_from_alignment():
-    text = "please count to four"
-    pcm, spans = render_sentence(text, FliteVoice("slt", 170, 1.0), RATE)
-    assert [w for w, _, _ in spans] == text.split()
-    ends = [e for _, _, e in spans]
-    assert ends == sorted(ends) and 0 < ends[0] and ends[-1] <= len(pcm)
-    assert all(s < e for _, s, e in spans)
-
-
-def test_a_flite_user_voice_speaks_whole_sentences():
-    """The utterance maker speaks a flite voice whole (one rendering), not word by word."""
-    maker = UtteranceMaker(RATE, 640)
-    voice = FliteVoice("awb", 120, 1.0)
-    pcm, spans = maker.user_utterance("what is two plus three", voice, random.Random(0))
-    whole, _ = render_sentence("what is two plus three", voice, RATE)
-    assert np.array_equal(pcm, whole) and len(spans) == 5

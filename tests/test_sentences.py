@@ -1,11 +1,13 @@
 """Whole-sentence training speech: deterministic renderings, word ends by forced alignment that
-agree with the known ends of word-by-word renderings."""
+agree with the known ends of word-by-word renderings, in every family that speaks whole."""
 import random
 
 import numpy as np
 
-from antiphon.model.data import UtteranceMaker, sample_exchange, user_voices
-from antiphon.model.data.sentences import align, render_sentence
+import pytest
+
+from antiphon.model.data import UtteranceMaker, dectalk, flite, sample_exchange, user_voices
+from antiphon.model.data.sentences import align, render_sentence, spoken_whole
 
 
 def test_a_sentence_renders_the_same_twice_with_the_same_word_spans():
@@ -40,3 +42,29 @@ def test_whole_utterances_fall_back_to_word_by_word_only_when_alignment_fails():
     pcm, spans = maker.user_utterance("hello there", voice, random.Random(0), whole=True)
     whole, _ = render_sentence("hello there", voice, 16000)
     assert np.array_equal(pcm, whole) and [w for w, _, _ in spans] == ["hello", "there"]
+
+
+@pytest.mark.parametrize("family, voice", [(flite, flite.FliteVoice("slt", 170, 1.0)),
+                                           (dectalk, dectalk.DectalkVoice("dennis", 110, 100, 180))],
+                         ids=["flite", "dectalk"])
+def test_flite_and_dectalk_voices_speak_whole_with_aligned_word_ends(family, voice):
+    """The utterance maker speaks these voices whole (one rendering, not word by word), and each
+    word's span, found by alignment, lies in order inside the audio."""
+    text = "please count to four"
+    pcm, spans = UtteranceMaker(16000, 640).user_utterance(text, voice, random.Random(0))
+    assert np.array_equal(pcm, family.speak(text, voice, 16000))
+    assert [w for w, _, _ in spans] == text.split()
+    ends = [e for _, _, e in spans]
+    assert ends == sorted(ends) and 0 < ends[0] and ends[-1] <= len(pcm) and all(s < e for _, s, e in spans)
+
+
+def test_speech_the_aligner_cannot_fit_is_spoken_word_by_word():
+    """A rendering that is not the text (here noise for the whole sentence) cannot be aligned; each
+    word is then spoken alone and joined by the given gaps."""
+    voice = flite.FliteVoice("awb", 120, 1.0)
+    noise = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    speak = lambda t: noise if " " in t else flite.speak(t, voice, 16000)  # noqa: E731
+    pcm, spans = spoken_whole(speak, "hello there", 16000, [800, 800])
+    hello, there = flite.speak("hello", voice, 16000), flite.speak("there", voice, 16000)
+    assert spans == [("hello", 0, len(hello)), ("there", len(hello) + 800, len(hello) + 800 + len(there))]
+    assert np.array_equal(pcm, np.concatenate([hello, np.zeros(800, np.float32), there]))

@@ -10,7 +10,6 @@ moves every formant), mean pitch and speaking rate, so six speakers give many vo
 from __future__ import annotations
 
 import dataclasses
-import random
 import subprocess
 import tempfile
 from pathlib import Path
@@ -18,8 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from .sentences import align
-from .speech import join_words, trimmed_at
+from .speech import split_speakers, trimmed_at
 
 # each speaker's letter in DECtalk's `[:n?]` command, and its own mean pitch in Hz
 SPEAKERS = {"paul": ("p", 122), "betty": ("b", 208), "harry": ("h", 89), "frank": ("f", 155),
@@ -50,16 +48,9 @@ def dectalk_voices(split: str, count: int, seed: int) -> list[DectalkVoice]:
     """`count` DECtalk voices of a split ('train' or 'eval'), deterministic under `seed`: the split's
     speakers in turn, each with a mean pitch within 20% of its own, a head size of 85-115% and a
     rate of 150-230 words a minute."""
-    if split not in ("train", "eval"):
-        raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
-    speakers = TRAIN_SPEAKERS if split == "train" else EVAL_SPEAKERS
-    rng = random.Random(f"{seed}-dectalk-{split}")
-    out = []
-    for i in range(count):
-        s = speakers[i % len(speakers)]
-        out.append(DectalkVoice(s, int(SPEAKERS[s][1] * rng.uniform(0.8, 1.2)), rng.randint(85, 115),
-                                rng.randint(150, 230)))
-    return out
+    speakers, rng = split_speakers(split, count, seed, "dectalk", TRAIN_SPEAKERS, EVAL_SPEAKERS)
+    return [DectalkVoice(s, int(SPEAKERS[s][1] * rng.uniform(0.8, 1.2)), rng.randint(85, 115), rng.randint(150, 230))
+            for s in speakers]
 
 
 def speak(text: str, voice: DectalkVoice, rate: int) -> np.ndarray:
@@ -77,15 +68,3 @@ def speak(text: str, voice: DectalkVoice, rate: int) -> np.ndarray:
         pcm, sr = soundfile.read(wav, dtype="float32")
     return trimmed_at(pcm if pcm.ndim == 1 else pcm.mean(1), sr, rate)
 
-
-def render_sentence(text: str, voice: DectalkVoice, rate: int) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
-    """`text` spoken whole by `voice` and its word spans by forced alignment; ValueError where the
-    text cannot be aligned."""
-    pcm = speak(text, voice, rate)
-    return pcm, align(pcm, rate, text)
-
-
-def say_word_by_word(text: str, voice: DectalkVoice, rate: int,
-                     gaps: list[int]) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
-    """Each word rendered alone and joined by `gaps` samples of silence: where alignment fails."""
-    return join_words([(w, speak(w, voice, rate)) for w in text.split()], gaps)

@@ -8,7 +8,6 @@ draws its own mean pitch and speaking rate, so the same three speakers give many
 from __future__ import annotations
 
 import dataclasses
-import random
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from .sentences import align
-from .speech import join_words, require_binary, trimmed_at
+from .speech import require_binary, split_speakers, trimmed_at
 
 TRAIN_SPEAKERS = ("slt", "awb", "kal16")
 EVAL_SPEAKERS = ("rms",)
@@ -41,15 +39,9 @@ def flite_binary() -> str:
 def flite_voices(split: str, count: int, seed: int) -> list[FliteVoice]:
     """`count` flite voices of a split ('train' or 'eval'), deterministic under `seed`: the split's
     speakers in turn, each with a mean pitch within 20% of its own and a rate within 15%."""
-    if split not in ("train", "eval"):
-        raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
-    speakers = TRAIN_SPEAKERS if split == "train" else EVAL_SPEAKERS
-    rng = random.Random(f"{seed}-flite-{split}")
-    out = []
-    for i in range(count):
-        s = speakers[i % len(speakers)]
-        out.append(FliteVoice(s, int(MEAN_PITCH[s] * rng.uniform(0.8, 1.2)), round(rng.uniform(0.85, 1.15), 2)))
-    return out
+    speakers, rng = split_speakers(split, count, seed, "flite", TRAIN_SPEAKERS, EVAL_SPEAKERS)
+    return [FliteVoice(s, int(MEAN_PITCH[s] * rng.uniform(0.8, 1.2)), round(rng.uniform(0.85, 1.15), 2))
+            for s in speakers]
 
 
 def speak(text: str, voice: FliteVoice, rate: int) -> np.ndarray:
@@ -63,15 +55,3 @@ def speak(text: str, voice: FliteVoice, rate: int) -> np.ndarray:
         pcm, sr = soundfile.read(wav, dtype="float32")
     return trimmed_at(pcm, sr, rate)
 
-
-def render_sentence(text: str, voice: FliteVoice, rate: int) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
-    """`text` spoken whole by `voice` and its word spans by forced alignment; ValueError where the
-    text cannot be aligned."""
-    pcm = speak(text, voice, rate)
-    return pcm, align(pcm, rate, text)
-
-
-def say_word_by_word(text: str, voice: FliteVoice, rate: int,
-                     gaps: list[int]) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
-    """Each word rendered alone and joined by `gaps` samples of silence: where alignment fails."""
-    return join_words([(w, speak(w, voice, rate)) for w in text.split()], gaps)

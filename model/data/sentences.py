@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import io
 import subprocess
+from typing import Callable
 
 import numpy as np
 import soundfile
 import soxr
 
-from .speech import Voice, espeak_binary, trimmed_at
+from .speech import Voice, espeak_binary, join_words, trimmed_at
 
 ALIGN_RATE = 16000  # pocketsphinx's acoustic model
 ALIGN_HOP = 0.01  # seconds per alignment frame
@@ -54,3 +55,14 @@ def render_sentence(text: str, voice: Voice, rate: int) -> tuple[np.ndarray, lis
     """`text` spoken whole in `voice` and its word spans [(word, start, end)] in samples."""
     pcm = speak(text, voice, rate)
     return pcm, align(pcm, rate, text)
+
+
+def spoken_whole(speak: Callable[[str], np.ndarray], text: str, rate: int,
+                 gaps: list[int]) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+    """`text` spoken whole by `speak` and its word spans by forced alignment, or, where the aligner
+    cannot fit the text to the audio, each word spoken alone and joined by `gaps` samples of silence."""
+    pcm = speak(text)
+    try:
+        return pcm, align(pcm, rate, text)
+    except ValueError:
+        return join_words([(w, speak(w)) for w in text.split()], gaps)

@@ -56,6 +56,16 @@ class Voice:
 AGENT_VOICE = Voice("en-us", "f2", 175, 55)
 
 
+def split_speakers(split: str, count: int, seed: int, family: str, train: tuple[str, ...],
+                   held: tuple[str, ...]) -> tuple[list[str], random.Random]:
+    """A family's `count` speakers of a split ('train': `train`, 'eval': `held`) in turn, and the
+    generator, seeded by family and split, that draws what each voice adds to its speaker."""
+    if split not in ("train", "eval"):
+        raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
+    speakers = train if split == "train" else held
+    return [speakers[i % len(speakers)] for i in range(count)], random.Random(f"{seed}-{family}-{split}")
+
+
 def user_voices(split: str, count: int, seed: int) -> list[Voice]:
     """`count` user voices of a split ('train' or 'eval'), deterministic under `seed`."""
     if split not in ("train", "eval"):

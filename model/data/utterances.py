@@ -10,7 +10,7 @@ import numpy as np
 from ..tokenizer import ByteTokenizer
 from .skills import vocabulary
 from . import dectalk, flite
-from .sentences import render_sentence
+from .sentences import render_sentence, spoken_whole
 from .speech import AGENT_VOICE, Voice, WordBank, user_voices
 
 TEXT_LEAD = 1  # frames the text of a word comes before its audio: the word is "thought" first
@@ -30,12 +30,9 @@ class UtteranceMaker:
         `whole` the sentence spoken at once (word ends by alignment; word by word where the text
         cannot be aligned to the audio). A flite or DECtalk voice always speaks whole sentences."""
         gaps = [int(rng.uniform(0.02, 0.12) * self.rate) for _ in text.split()]
-        for family, kind in ((flite, flite.FliteVoice), (dectalk, dectalk.DectalkVoice)):
-            if isinstance(voice, kind):
-                try:
-                    return family.render_sentence(text, voice, self.rate)
-                except ValueError:
-                    return family.say_word_by_word(text, voice, self.rate, gaps)
+        if isinstance(voice, (flite.FliteVoice, dectalk.DectalkVoice)):
+            family = flite if isinstance(voice, flite.FliteVoice) else dectalk
+            return spoken_whole(lambda t: family.speak(t, voice, self.rate), text, self.rate, gaps)
         if whole:
             try:
                 return render_sentence(text, voice, self.rate)
