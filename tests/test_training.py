@@ -159,6 +159,15 @@ def test_average_writes_the_mean_of_the_models_weights(tiny_codec_dir, tmp_path)
     with pytest.raises(ValueError, match="another shape"):
         average_models([dirs[0], save_model(load_model("random:small", seed=0), tmp_path / "small",
                                              codec=str(tiny_codec_dir))], tmp_path / "bad")
+    # a fine-tune leaves its init's word head behind: averaged with the init, the mean has none
+    from antiphon.model.word_head import WordHead
+    with_head = load_model(dirs[0])
+    with_head.word_head = WordHead(with_head.cfg.dim, ["hello", "there"], 1, 16)
+    save_model(with_head, tmp_path / "headed", codec=str(tiny_codec_dir))
+    soup = load_model(average_models([tmp_path / "headed", dirs[1]], tmp_path / "soup"))
+    assert soup.word_head is None
+    assert all(torch.allclose(v, (parts[0][k] + parts[1][k]) / 2, atol=1e-6) for k, v in soup.state_dict().items()
+               if v.is_floating_point())
     refused = subprocess.run(train_cli("average", "--models", str(dirs[0]), "--out", str(tmp_path / "bad")),
                              cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "at least two" in refused.stderr and "Traceback" not in refused.stderr

@@ -1,7 +1,8 @@
 """`antiphon train average`: one model whose weights are the mean of several (a "model soup").
 
 Runs fine-tuned from one checkpoint with other seeds and regularizers stay in one basin of the loss,
-where their mean is a model too (what it gained is in docs/history.md). Runs from other starting
+where their mean is a model too (what it gained is in docs/history.md); so do a fine-tune and the
+checkpoint it started from. Runs from other starting
 points do not average into a model, and the shape check here cannot tell: average only runs that
 share an --init.
 """
@@ -28,6 +29,11 @@ def average_models(dirs: list, out) -> Path:
             raise ValueError(f"{d} is a {model.cfg.name} model of another shape than {dirs[0]}")
         if codec_of(d, m) != codec:
             raise ValueError(f"{d} reads the codec {codec_of(d, m)}, {dirs[0]} reads {codec}")
+    if any(model.word_head is None for model, _ in loaded):
+        # a fine-tune leaves its init's word head behind, and a head reads features the mean
+        # changes: the mean has none until `antiphon train words` fits one
+        for model, _ in loaded:
+            model.word_head = None
     states = [model.state_dict() for model, _ in loaded]
     mean = {}
     for name, value in states[0].items():
