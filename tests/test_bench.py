@@ -92,15 +92,26 @@ def test_the_real_time_rule_uses_the_served_codecs_frame():
 
 
 def test_users_spread_over_client_processes_are_all_measured(tmp_path):
+    """Users in two processes, their frame clocks spread over a frame: every one is measured."""
     r = subprocess.run(antiphon_command("bench", "--model", "random:tiny", "--sessions", "3",
                         "--seconds", "3", "--no-baseline", "--client-processes", "2", "--server-threads", "1",
-                        "--out", str(tmp_path)), capture_output=True, text=True, timeout=240,
+                        "--phase-spread", "--out", str(tmp_path)), capture_output=True, text=True, timeout=240,
                        env={**os.environ, "ANTIPHON_CACHE": str(tmp_path)})
     assert r.returncode == 0, r.stdout + r.stderr
     (rec,) = json.loads((tmp_path / "bench.json").read_text())["records"]
     assert rec["client_processes"] == 2 and rec["users_measured"] == 3  # both processes' users came back
+    assert rec["phase_spread"] is True
     assert rec["frame_latency_s"]["p50"] > 0 and rec["client_cpu_percent"] > 0
     assert "| client CPU % |" in (tmp_path / "bench.md").read_text()
+
+
+def test_spread_users_start_at_their_own_points_of_a_frame():
+    from antiphon.harness.load import phase_offset
+
+    offsets = [phase_offset(seed, 0.04) for seed in range(16)]
+    assert offsets == [phase_offset(seed, 0.04) for seed in range(16)]  # the same users each run
+    assert all(0 <= o < 0.04 for o in offsets) and len(set(offsets)) == 16
+    assert max(offsets) - min(offsets) > 0.02  # spread over the frame, not bunched
 
 
 def test_tick_profile_names_every_stage():

@@ -37,6 +37,9 @@ def add_arguments(p):
     p.add_argument("--client-processes", type=int, default=1,
                    help="run the simulated users in this many processes (one process limits a big machine's "
                         "measurement; the table's client CPU %% says what the users cost)")
+    p.add_argument("--phase-spread", action="store_true",
+                   help="start each user's frame clock at a random point of a frame, as users who connect at "
+                        "different times have (by default they all start as they connect, nearly in phase)")
     p.add_argument("--questions", help="a folder of .wav recordings the simulated users ask (default: the "
                    "built-in questions spoken by espeak-ng)")
     p.add_argument("--out", default="bench-out", help="directory for JSON, markdown and PNG")
@@ -115,7 +118,8 @@ def sweep(args, engine: str, levels, questions, frame_s, progress) -> list[dict]
             if proc:
                 proc.cpu_percent()
             sampler = RssSampler(proc, args.rss_every) if proc else None
-            rec = asyncio.run(run_level(url, n, args.seconds, questions, args.client_processes))
+            rec = asyncio.run(run_level(url, n, args.seconds, questions, args.client_processes,
+                                       args.phase_spread))
             if proc:
                 threads = re.search(r"threads=(\d+)", srv.lines[-1])
                 rec["server_threads"] = int(threads.group(1)) if threads else None

@@ -30,10 +30,20 @@ def scrape(url: str) -> dict:
     return vals
 
 
-async def one_user(url, questions, seconds, seed):
+def phase_offset(seed: int, period: float) -> float:
+    """Where in a frame a spread user's clock starts: seconds in [0, period), its own generator's
+    draw, so that the questions the user asks stay those of its seed."""
+    return float(np.random.default_rng([seed, 1]).uniform(0, period))
+
+
+async def one_user(url, questions, seconds, seed, phase_spread: bool = False):
+    """One user; with `phase_spread` its frame clock starts at a random point of a frame after it
+    connects, as users who joined at different times have (otherwise all start as they connect)."""
     rng = np.random.default_rng(seed)
     client = await AntiphonClient.connect(url, frame_marks=True)
     n, period = client.frame_samples, client.hello["frame_ms"] / 1000
+    if phase_spread:
+        await asyncio.sleep(phase_offset(seed, period))
     script, ends = [], []
     while sum(map(len, script)) < seconds * client.sample_rate:
         q = questions[rng.integers(len(questions))]
@@ -70,23 +80,23 @@ async def one_user(url, questions, seconds, seed):
     return frame_latencies(sent_at, marks), [r for r in responses if r is not None]
 
 
-async def users(url, seeds, seconds, questions) -> list:
-    return await asyncio.gather(*(one_user(url, questions, seconds, seed=s) for s in seeds))
+async def users(url, seeds, seconds, questions, phase_spread: bool = False) -> list:
+    return await asyncio.gather(*(one_user(url, questions, seconds, s, phase_spread) for s in seeds))
 
 
-def users_in_process(url, seeds, seconds, questions, start_at: float):
+def users_in_process(url, seeds, seconds, questions, start_at: float, phase_spread: bool = False):
     """One worker process's share of the users, started together at `start_at` (wall clock);
     returns their results and the process's CPU seconds."""
     time.sleep(max(0.0, start_at - time.time()))
     cpu = time.process_time()
-    results = asyncio.run(users(url, seeds, seconds, questions))
+    results = asyncio.run(users(url, seeds, seconds, questions, phase_spread))
     return results, time.process_time() - cpu
 
 
-async def run_level(url, n, seconds, questions, processes: int = 1):
+async def run_level(url, n, seconds, questions, processes: int = 1, phase_spread: bool = False):
     if processes <= 1:
         before, cpu = scrape(url), time.process_time()
-        results = await users(url, range(n), seconds, questions)
+        results = await users(url, range(n), seconds, questions, phase_spread)
         client_cpu = time.process_time() - cpu
     else:
         import concurrent.futures
@@ -96,7 +106,8 @@ async def run_level(url, n, seconds, questions, processes: int = 1):
         start_at = time.time() + STARTUP_S
         shares = [list(range(n))[i::processes] for i in range(processes)]
         with concurrent.futures.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-            parts = [loop.run_in_executor(pool, users_in_process, url, seeds, seconds, questions, start_at)
+            parts = [loop.run_in_executor(pool, users_in_process, url, seeds, seconds, questions, start_at,
+                                          phase_spread)
                      for seeds in shares if seeds]
             await asyncio.sleep(max(0.0, start_at - time.time()))
             before = scrape(url)
@@ -113,4 +124,5 @@ async def run_level(url, n, seconds, questions, processes: int = 1):
             "ticks": ticks, "late_ticks": late, "late_fraction": late / max(ticks, 1),
             "tick_mean_s": tick_mean, "input_underruns": after["antiphon_input_underruns_total"]
             - before["antiphon_input_underruns_total"], "client_processes": max(1, min(processes, n)),
+            "phase_spread": phase_spread,
             "users_measured": sum(1 for r in results if r[0]), "client_cpu_percent": 100 * client_cpu / seconds}
