@@ -281,3 +281,19 @@ def test_answers_are_right_and_all_listed():
     assert len(INTENTS) >= 12
 
 
+
+
+def test_backwards_questions_follow_the_bank_and_are_answered_sorry(codec_dir, tmp_path):
+    """`backwards` adds that share of each voice's questions played backwards after the others,
+    each answered "sorry i did not understand" with no word heard; the questions before them are
+    the bank's without it."""
+    codec = load_codec(codec_dir)
+    silence = silence_codes(codec).numpy()
+    plain = lm_data.build_bank(codec, codec_dir, silence, 4, 0, 2, "train", tmp_path / "a", show=False)
+    back = lm_data.build_bank(codec, codec_dir, silence, 4, 0, 2, "train", tmp_path / "b", show=False, backwards=0.5)
+    assert len(plain.questions) == 8 and len(back.questions) == 12
+    assert all(np.array_equal(x, y) for x, y in zip(plain.questions, back.questions[:8]))
+    assert back.answer_of[:8] == plain.answer_of and back.heard[:8] == plain.heard
+    sorry = all_answers().index("sorry i did not understand")
+    assert back.answer_of[8:] == [sorry] * 4 and back.heard[8:] == [[]] * 4
+    assert not any(np.array_equal(x, y) for x in back.questions[8:] for y in plain.questions)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data import TokenBank, UtteranceMaker, all_answers, assemble, sample_exchange, user_voices
+from ..data import TokenBank, UtteranceMaker, all_answers, answer, assemble, sample_exchange, user_voices
 from ..data.augment import augment, tape_speed
 from ..data.conversations import AGENT_GAP
 from ..data.dectalk import dectalk_voices
@@ -98,6 +98,23 @@ def _draw_questions(rng: random.Random, maker: UtteranceMaker, voice, split: str
     return asked, [p for p, _ in said], [w for _, w in said], shifts
 
 
+def _backwards_shard(file: Path, maker: UtteranceMaker, encode, voice, name: str, split: str, count: int,
+                     seed: int, tape: float, sentences: float, channel: float) -> dict:
+    """`count` of a voice's questions played backwards, each answered "sorry i did not understand":
+    the voice's own sound, no words in it. Every foreign voice's question the agent cannot make out
+    would otherwise get the answer whose sound is nearest, said as surely as a right one."""
+    if file.is_file():
+        return torch.load(file, weights_only=False)
+    rng = random.Random(f"{seed}-{split}-{name}-backwards")
+    fs = maker.frame_size
+    asked, pcms, _, shifts = _draw_questions(rng, maker, voice, split, count, fs, tape, sentences)
+    codes, frames = encode_utterances(encode, [p[::-1].copy() for p in pcms], shifts, fs,
+                                      [rng.randrange(2**31) for _ in asked], maker.rate, channel)
+    shard = {"codes": codes, "frames": frames, "answers": [answer("unknown")] * count, "heard": [[] for _ in asked]}
+    _save(shard, file)
+    return shard
+
+
 def heard_words(spans: list[tuple[str, int, int]], shift: int, fs: int) -> list[tuple[str, int]]:
     """(word, frame) for each word of a question: the frame after the one its sound ends in,
     counted from the question's first frame (the utterance starts `shift` samples into it)."""
@@ -106,11 +123,12 @@ def heard_words(spans: list[tuple[str, int, int]], shift: int, fs: int) -> list[
 
 def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice: int, seed: int, voices: int,
                split: str, root: Path, show: bool = True, tape: float = 0.0, sentences: float = 0.0,
-               channel: float = 0.0, flite: int = 0, dectalk: int = 0) -> TokenBank:
+               channel: float = 0.0, flite: int = 0, dectalk: int = 0, backwards: float = 0.0) -> TokenBank:
     """The answers and `questions_per_voice` questions from each of `voices` espeak-ng voices,
     `flite` flite voices and `dectalk` DECtalk voices of `split` (at tape speeds 1 +- `tape`, a
     share `sentences` of espeak-ng's spoken whole, a share `channel` through a microphone path),
-    from the cache when it is there."""
+    and after them, with `backwards`, that share more from each voice played backwards (answered
+    "sorry"), from the cache when it is there."""
     folder = root / f"v{DATA_VERSION}-{codec_digest(codec_dir)}"
     folder.mkdir(parents=True, exist_ok=True)
     fs, rate = codec.frame_size, codec.sample_rate
@@ -126,6 +144,7 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
         ans = {"codes": codes, "frames": frames, "texts": [maker.answer_text(w) for _, w in said]}
         _save(ans, file)
     questions, speech, answer_of, heard = [], [], [], []
+    shards, backward_shards = [], []
     word_id = {w: i for i, w in enumerate(maker.words)}
     pool = user_voices(split, voices, seed) + flite_voices(split, flite, seed) + dectalk_voices(split, dectalk, seed)
     # espeak-ng's shards keep their first names; each family's shards are counted from 0
@@ -150,6 +169,12 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
                 raise RuntimeError(f"{file} does not match its draws; delete it to encode it again")
             shard["heard"] = said  # shards from before word targets get them by replaying the draws
             _save(shard, file)
+        shards.append(shard)
+        if backwards:
+            backward_shards.append(_backwards_shard(file.with_name(f"{file.stem}-back{backwards:g}.pt"), maker, encode,
+                                                    pool[v], name, split, round(backwards * questions_per_voice),
+                                                    seed, tape, sentences, channel))
+    for shard in shards + backward_shards:
         questions += shard["codes"]
         speech += shard["frames"]
         answer_of += [answers.index(a) for a in shard["answers"]]
