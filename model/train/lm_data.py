@@ -98,19 +98,34 @@ def _draw_questions(rng: random.Random, maker: UtteranceMaker, voice, split: str
     return asked, [p for p, _ in said], [w for _, w in said], shifts
 
 
+def _cached_shard(file: Path, voice) -> dict | None:
+    """The shard in `file` if it was encoded from `voice`. Shards are named by family and index, so
+    a change to a family's draws would otherwise reuse another voice's questions silently; shards
+    from before voices were recorded take the voice they are replayed with."""
+    if not file.is_file():
+        return None
+    shard = torch.load(file, weights_only=False)
+    if "voice" not in shard:
+        shard["voice"] = voice.key()
+        _save(shard, file)
+    return shard if shard["voice"] == voice.key() else None
+
+
 def _backwards_shard(file: Path, maker: UtteranceMaker, encode, voice, name: str, split: str, count: int,
                      seed: int, tape: float, sentences: float, channel: float) -> dict:
     """`count` of a voice's questions played backwards, each answered "sorry i did not understand":
     the voice's own sound, no words in it. Every foreign voice's question the agent cannot make out
     would otherwise get the answer whose sound is nearest, said as surely as a right one."""
-    if file.is_file():
-        return torch.load(file, weights_only=False)
+    shard = _cached_shard(file, voice)
+    if shard is not None:
+        return shard
     rng = random.Random(f"{seed}-{split}-{name}-backwards")
     fs = maker.frame_size
     asked, pcms, _, shifts = _draw_questions(rng, maker, voice, split, count, fs, tape, sentences)
     codes, frames = encode_utterances(encode, [p[::-1].copy() for p in pcms], shifts, fs,
                                       [rng.randrange(2**31) for _ in asked], maker.rate, channel)
-    shard = {"codes": codes, "frames": frames, "answers": [answer("unknown")] * count, "heard": [[] for _ in asked]}
+    shard = {"codes": codes, "frames": frames, "answers": [answer("unknown")] * count, "heard": [[] for _ in asked],
+             "voice": voice.key()}
     _save(shard, file)
     return shard
 
@@ -155,7 +170,7 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
                     + (f"-chan{channel:g}" if channel else ""))
         name = names[v]
         file = folder / f"{split}-s{seed}-{name}-{questions_per_voice}q{variant_key}.pt"
-        shard = torch.load(file, weights_only=False) if file.is_file() else None
+        shard = _cached_shard(file, pool[v])
         if shard is None or "heard" not in shard:
             rng = random.Random(f"{seed}-{split}-{name if v >= voices else v}")
             asked, pcms, spans, shifts = _draw_questions(rng, maker, pool[v], split, questions_per_voice, fs, tape,
@@ -164,7 +179,7 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
             if shard is None:
                 codes, frames = encode_utterances(encode, pcms, shifts, fs,
                                                   [rng.randrange(2**31) for _ in asked], rate, channel)
-                shard = {"codes": codes, "frames": frames, "answers": [ex.agent for ex in asked]}
+                shard = {"codes": codes, "frames": frames, "answers": [ex.agent for ex in asked], "voice": pool[v].key()}
             elif shard["answers"] != [ex.agent for ex in asked]:
                 raise RuntimeError(f"{file} does not match its draws; delete it to encode it again")
             shard["heard"] = said  # shards from before word targets get them by replaying the draws
