@@ -33,20 +33,23 @@ def _shards(root):
     return {f.name: torch.load(f, weights_only=False) for f in sorted(root.glob("*/train-*.pt"))}
 
 
-def _mark(root):
+def _mark(root, forget_voice=False):
     """Shifts every cached code by one, so what is read from the cache can be told from what is
-    encoded again (a fresh encoding is never its own shift by one)."""
+    encoded again (a fresh encoding is never its own shift by one); with `forget_voice`, the shards
+    lose their voice as shards written before voices were recorded have none. Returns the voices."""
+    voices = set()
     for file in sorted(root.glob("*/train-*.pt")):
         shard = torch.load(file, weights_only=False)
         shard["codes"] = [c + 1 for c in shard["codes"]]
+        voices.add(shard.pop("voice") if forget_voice else shard["voice"])
         torch.save(shard, file)
-        yield shard
+    return voices
 
 
 def test_a_shard_drawn_from_another_voice_is_encoded_again(codec_dir, tmp_path, monkeypatch):
     _bank(codec_dir, tmp_path / "data", backwards=0.5)
     drawn = user_voices("train", 2, 0)
-    assert {s["voice"] for s in _mark(tmp_path / "data")} == {v.key() for v in drawn}
+    assert _mark(tmp_path / "data") == {v.key() for v in drawn}
     # Voice 1 now draws another pitch, as a change to the family's pitch range would make it.
     changed = [drawn[0], dataclasses.replace(drawn[1], pitch=drawn[1].pitch + 20)]
     monkeypatch.setattr(lm_data, "user_voices", lambda split, count, seed: changed[:count])
@@ -62,9 +65,7 @@ def test_a_shard_drawn_from_another_voice_is_encoded_again(codec_dir, tmp_path, 
 
 def test_a_shard_from_before_voices_were_recorded_takes_its_voice_and_is_kept(codec_dir, tmp_path):
     first = _bank(codec_dir, tmp_path / "data")
-    for file, shard in zip(sorted((tmp_path / "data").glob("*/train-*.pt")), list(_mark(tmp_path / "data"))):
-        del shard["voice"]
-        torch.save(shard, file)
+    _mark(tmp_path / "data", forget_voice=True)
     again = _bank(codec_dir, tmp_path / "data")
     assert all(np.array_equal(x + 1, y) for x, y in zip(first.questions, again.questions))
     assert {s["voice"] for s in _shards(tmp_path / "data").values()} == {v.key() for v in user_voices("train", 2, 0)}
