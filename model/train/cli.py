@@ -74,6 +74,8 @@ def add_arguments(p) -> None:
                    "speakers at drawn head sizes, pitches and rates, whole sentences; default 0)")
     p.add_argument("--backwards", type=float, help="lm: this share more questions from each voice, played "
                    "backwards and answered 'sorry i did not understand' (default 0)")
+    p.add_argument("--nonsense", type=float, help="lm: this share more sentences from each voice made of everyday "
+                   "words no question uses, answered 'sorry i did not understand' (default 0)")
     p.add_argument("--save-seconds", type=float, default=1.0,
                    help="checkpoint at most this often; a kill loses at most this much training (default 1)")
     p.add_argument("--every-rank-saves", action="store_true",
@@ -121,7 +123,7 @@ def _run(args) -> int:
                        dropout=args.dropout, user_noise=args.user_noise, word_weight=args.word_weight,
                        word_depth=args.word_depth, tape_speed=args.tape_speed, sentences=args.sentences,
                        channel=args.channel, flite_voices=args.flite_voices, dectalk_voices=args.dectalk_voices,
-                       backwards=args.backwards,
+                       backwards=args.backwards, nonsense=args.nonsense,
                        data_seed=args.data_seed,
                        agent_gap=args.agent_gap)
     print(json.dumps(result))

@@ -22,6 +22,7 @@ from ..data.augment import augment, tape_speed
 from ..data.conversations import AGENT_GAP
 from ..data.dectalk import dectalk_voices
 from ..data.flite import flite_voices
+from ..data.nonsense import nonsense_text, say_whole
 from ..layout import IGNORE
 from antiphon.common.atomic import write_atomically
 
@@ -130,6 +131,26 @@ def _backwards_shard(file: Path, maker: UtteranceMaker, encode, voice, name: str
     return shard
 
 
+def _nonsense_shard(file: Path, maker: UtteranceMaker, encode, voice, name: str, split: str, count: int,
+                    seed: int, tape: float, channel: float) -> dict:
+    """`count` sentences of words no question uses, spoken whole by the voice, each answered "sorry
+    i did not understand" (model/data/nonsense.py)."""
+    shard = _cached_shard(file, voice)
+    if shard is not None:
+        return shard
+    rng = random.Random(f"{seed}-{split}-{name}-nonsense")
+    pcms = [say_whole(nonsense_text(rng), voice, maker.rate) for _ in range(count)]
+    if tape:
+        pcms = [tape_speed(pcm, [], maker.rate, rng.uniform(1 - tape, 1 + tape))[0] for pcm in pcms]
+    shifts = [rng.randrange(maker.frame_size) for _ in pcms]
+    codes, frames = encode_utterances(encode, pcms, shifts, maker.frame_size, [rng.randrange(2**31) for _ in pcms],
+                                      maker.rate, channel)
+    shard = {"codes": codes, "frames": frames, "answers": [answer("unknown")] * count, "heard": [[] for _ in pcms],
+             "voice": voice.key()}
+    _save(shard, file)
+    return shard
+
+
 def heard_words(spans: list[tuple[str, int, int]], shift: int, fs: int) -> list[tuple[str, int]]:
     """(word, frame) for each word of a question: the frame after the one its sound ends in,
     counted from the question's first frame (the utterance starts `shift` samples into it)."""
@@ -138,12 +159,14 @@ def heard_words(spans: list[tuple[str, int, int]], shift: int, fs: int) -> list[
 
 def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice: int, seed: int, voices: int,
                split: str, root: Path, show: bool = True, tape: float = 0.0, sentences: float = 0.0,
-               channel: float = 0.0, flite: int = 0, dectalk: int = 0, backwards: float = 0.0) -> TokenBank:
+               channel: float = 0.0, flite: int = 0, dectalk: int = 0, backwards: float = 0.0,
+               nonsense: float = 0.0) -> TokenBank:
     """The answers and `questions_per_voice` questions from each of `voices` espeak-ng voices,
     `flite` flite voices and `dectalk` DECtalk voices of `split` (at tape speeds 1 +- `tape`, a
     share `sentences` of espeak-ng's spoken whole, a share `channel` through a microphone path),
-    and after them, with `backwards`, that share more from each voice played backwards (answered
-    "sorry"), from the cache when it is there."""
+    and after them, with `backwards`, that share more from each voice played backwards and, with
+    `nonsense`, that share more of sentences no question's words make (both answered "sorry"),
+    from the cache when it is there."""
     folder = root / f"v{DATA_VERSION}-{codec_digest(codec_dir)}"
     folder.mkdir(parents=True, exist_ok=True)
     fs, rate = codec.frame_size, codec.sample_rate
@@ -159,7 +182,7 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
         ans = {"codes": codes, "frames": frames, "texts": [maker.answer_text(w) for _, w in said]}
         _save(ans, file)
     questions, speech, answer_of, heard = [], [], [], []
-    shards, backward_shards = [], []
+    shards, sorry_shards = [], []
     word_id = {w: i for i, w in enumerate(maker.words)}
     pool = user_voices(split, voices, seed) + flite_voices(split, flite, seed) + dectalk_voices(split, dectalk, seed)
     # espeak-ng's shards keep their first names; each family's shards are counted from 0
@@ -186,10 +209,14 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
             _save(shard, file)
         shards.append(shard)
         if backwards:
-            backward_shards.append(_backwards_shard(file.with_name(f"{file.stem}-back{backwards:g}.pt"), maker, encode,
+            sorry_shards.append(_backwards_shard(file.with_name(f"{file.stem}-back{backwards:g}.pt"), maker, encode,
                                                     pool[v], name, split, round(backwards * questions_per_voice),
                                                     seed, tape, sentences, channel))
-    for shard in shards + backward_shards:
+        if nonsense:
+            sorry_shards.append(_nonsense_shard(file.with_name(f"{file.stem}-nonsense{nonsense:g}.pt"), maker,
+                                                   encode, pool[v], name, split, round(nonsense * questions_per_voice),
+                                                   seed, tape, channel))
+    for shard in shards + sorry_shards:
         questions += shard["codes"]
         speech += shard["frames"]
         answer_of += [answers.index(a) for a in shard["answers"]]

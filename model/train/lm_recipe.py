@@ -36,7 +36,8 @@ from .run import RUNS, TrainRun, distributed
 DEFAULTS = dict(config="small", codec=str(RUNS / "codec-small-seed0" / "codec"), steps=3000, batch=8, lr=1e-3,
                 warmup=200, seed=0, data_seed=None, questions=64, frames=200, voices=64, pad_weight=0.5,
                 barge_in=0.15, held_out=64, eval_every=250, dropout=0.1, user_noise=0.1, tape_speed=0.0,
-                sentences=0.0, channel=0.0, flite_voices=0, dectalk_voices=0, backwards=0.0, word_weight=0.5, word_depth=2,
+                sentences=0.0, channel=0.0, flite_voices=0, dectalk_voices=0, backwards=0.0, nonsense=0.0, word_weight=0.5,
+                word_depth=2,
                 agent_gap=None)  # None: AGENT_GAP, so runs begun before the setting existed still resume
 HELD_OUT_VOICES, HELD_OUT_QUESTIONS = 10, 16
 
@@ -183,7 +184,8 @@ def train(out=None, steps=None, device="cpu", save_seconds=1.0, every_rank_saves
                               settings["voices"], "train", RUNS.parent / "data", show=run.main,
                               tape=settings["tape_speed"], sentences=settings["sentences"],
                               channel=settings["channel"], flite=settings["flite_voices"],
-                              dectalk=settings["dectalk_voices"], backwards=settings["backwards"])
+                              dectalk=settings["dectalk_voices"], backwards=settings["backwards"],
+                              nonsense=settings["nonsense"])
     agent_gap = tuple(settings["agent_gap"] or AGENT_GAP)
     held_out = None
     if settings["held_out"]:
