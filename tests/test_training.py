@@ -168,6 +168,13 @@ def test_average_writes_the_mean_of_the_models_weights(tiny_codec_dir, tmp_path)
     assert soup.word_head is None
     assert all(torch.allclose(v, (parts[0][k] + parts[1][k]) / 2, atol=1e-6) for k, v in soup.state_dict().items()
                if v.is_floating_point())
+    # models that speak through a tuned decoder: the mean speaks through it too, not its token source
+    from antiphon.codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
+    from antiphon.codec.checkpoint import save_checkpoint as save_codec
+    tuned = save_codec(build_modules(CODEC_CONFIGS["tiny"], seed=1), CODEC_CONFIGS["tiny"], tmp_path / "tuned",
+                       extra={"tokens_from": str(tiny_codec_dir.resolve())})
+    voiced = [save_model(load_model(d), tmp_path / f"voiced{i}", codec=str(tuned)) for i, d in enumerate(dirs[:2])]
+    assert load_model(average_models(voiced, tmp_path / "voiced-mean")).codec_name == str(tuned.resolve())
     refused = subprocess.run(train_cli("average", "--models", str(dirs[0]), "--out", str(tmp_path / "bad")),
                              cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "at least two" in refused.stderr and "Traceback" not in refused.stderr

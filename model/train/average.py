@@ -24,6 +24,8 @@ def average_models(dirs: list, out) -> Path:
     loaded = [load_checkpoint(d) for d in dirs]
     first, meta = loaded[0]
     codec = codec_of(dirs[0], meta)
+    # the mean speaks through the first model's codec: its token source may be another decoder, or gone
+    speaks = meta["codec"] if meta["codec"].startswith("random:") else str((Path(dirs[0]) / meta["codec"]).resolve())
     for d, (model, m) in zip(dirs[1:], loaded[1:]):
         if model.cfg != first.cfg:
             raise ValueError(f"{d} is a {model.cfg.name} model of another shape than {dirs[0]}")
@@ -46,5 +48,5 @@ def average_models(dirs: list, out) -> Path:
     first.load_state_dict(mean)
     extra = {**provenance(meta, "codec", "tokenizer", "sampling", "trained_steps"),
              "averaged": [str(Path(d).resolve()) for d in dirs]}
-    return save_checkpoint(first, out, codec=codec, extra=extra)
+    return save_checkpoint(first, out, codec=speaks, extra=extra)
 
