@@ -22,7 +22,7 @@ chocolate church circle city clean clever climb clock cloud coast collect colour
 cotton country cousin cover cream crowd culture curtain dance danger daughter december decide
 desert diamond different difficult dinosaur doubt dream dress during early earth easy edge either
 elbow empty engine enjoy enough envelope evening exactly example family famous farmer father
-feather festival field finger finish flower follow forest forget fork forward fruit furniture
+feather field finger finish flower follow forest forget fork forward fruit furniture
 future gentle giant glass gloves golden grandmother grass guitar hammer handle heavy hidden history
 holiday honest horse hospital hundred hungry island jacket journey jungle kettle kitchen knife ladder
 language laugh lemon library lizard machine market meadow medicine middle minute mirror monkey
