@@ -1,5 +1,6 @@
 """The training recipes on tiny configs: exact resume (after a clean stop and after kill -9), the
 run directory's records, and two-process DistributedDataParallel."""
+import hashlib
 import json
 import signal
 import subprocess
@@ -148,6 +149,9 @@ def test_average_writes_the_mean_of_the_models_weights(tiny_codec_dir, tmp_path)
     parts = [load_model(d).state_dict() for d in dirs]
     mean = load_model(tmp_path / "mean")
     assert mean.codec_name == str(tiny_codec_dir.resolve())
+    parts_named = json.loads((tmp_path / "mean" / "config.json").read_text())["averaged"]
+    assert parts_named == [{"path": str(d.resolve()), "sha1": hashlib.sha1((d / "model.safetensors").read_bytes())
+                            .hexdigest()} for d in dirs]
     for name, value in mean.state_dict().items():
         if value.is_floating_point():
             assert torch.allclose(value, sum(p[name] for p in parts) / 3, atol=1e-6), name
@@ -169,10 +173,8 @@ def test_average_writes_the_mean_of_the_models_weights(tiny_codec_dir, tmp_path)
     assert all(torch.allclose(v, (parts[0][k] + parts[1][k]) / 2, atol=1e-6) for k, v in soup.state_dict().items()
                if v.is_floating_point())
     # models that speak through a tuned decoder: the mean speaks through it too, not its token source
-    from antiphon.codec.architecture import CONFIGS as CODEC_CONFIGS, build_modules
-    from antiphon.codec.checkpoint import save_checkpoint as save_codec
-    tuned = save_codec(build_modules(CODEC_CONFIGS["tiny"], seed=1), CODEC_CONFIGS["tiny"], tmp_path / "tuned",
-                       extra={"tokens_from": str(tiny_codec_dir.resolve())})
+    tuned = save_checkpoint(build_modules(CODEC_CONFIGS["tiny"], seed=1), CODEC_CONFIGS["tiny"], tmp_path / "tuned",
+                            extra={"tokens_from": str(tiny_codec_dir.resolve())})
     voiced = [save_model(load_model(d), tmp_path / f"voiced{i}", codec=str(tuned)) for i, d in enumerate(dirs[:2])]
     assert load_model(average_models(voiced, tmp_path / "voiced-mean")).codec_name == str(tuned.resolve())
     refused = subprocess.run(train_cli("average", "--models", str(dirs[0]), "--out", str(tmp_path / "bad")),

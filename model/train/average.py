@@ -8,6 +8,7 @@ share an --init.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -47,6 +48,11 @@ def average_models(dirs: list, out) -> Path:
             raise ValueError(f"{name} differs between the models and cannot be averaged")
     first.load_state_dict(mean)
     extra = {**provenance(meta, "codec", "tokenizer", "sampling", "trained_steps"),
-             "averaged": [str(Path(d).resolve()) for d in dirs]}
+             # a path alone stops naming the part once it is overwritten (the bundle averaged and bundled again)
+             "averaged": [{"path": str(Path(d).resolve()), "sha1": _weights_sha1(d)} for d in dirs]}
     return save_checkpoint(first, out, codec=speaks, extra=extra)
 
+
+
+def _weights_sha1(model_dir) -> str:
+    return hashlib.sha1((Path(model_dir) / "model.safetensors").read_bytes()).hexdigest()
