@@ -210,12 +210,12 @@ def build_bank(codec, codec_dir: Path, silence: np.ndarray, questions_per_voice:
         shards.append(shard)
         if backwards:
             sorry_shards.append(_backwards_shard(file.with_name(f"{file.stem}-back{backwards:g}.pt"), maker, encode,
-                                                    pool[v], name, split, round(backwards * questions_per_voice),
-                                                    seed, tape, sentences, channel))
+                                                 pool[v], name, split, round(backwards * questions_per_voice),
+                                                 seed, tape, sentences, channel))
         if nonsense:
             sorry_shards.append(_nonsense_shard(file.with_name(f"{file.stem}-nonsense{nonsense:g}.pt"), maker,
-                                                   encode, pool[v], name, split, round(nonsense * questions_per_voice),
-                                                   seed, tape, channel))
+                                                encode, pool[v], name, split, round(nonsense * questions_per_voice),
+                                                seed, tape, channel))
     for shard in shards + sorry_shards:
         questions += shard["codes"]
         speech += shard["frames"]
