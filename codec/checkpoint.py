@@ -2,6 +2,7 @@
 published EnCodec weights file."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -26,6 +27,11 @@ def write_checkpoint(path, state_dict: dict, meta: dict, dtype: torch.dtype = to
     write_atomically(path / "model.safetensors", lambda tmp: save_file(tensors, str(tmp)))
     write_atomically(path / "config.json", lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))
     return path
+
+
+def weights_sha1(path) -> str:
+    """The sha1 of a checkpoint directory's weights: names a checkpoint wherever it is copied."""
+    return hashlib.sha1((Path(path) / "model.safetensors").read_bytes()).hexdigest()
 
 
 def read_meta(path: Path, fmt: str, version: int, what: str) -> dict:

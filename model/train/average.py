@@ -8,13 +8,14 @@ share an --init.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 
+from antiphon.codec.checkpoint import weights_sha1
+
 from ..checkpoint import load_checkpoint, save_checkpoint
-from .bundle import codec_of, provenance
+from .bundle import codec_folder, codec_of, provenance
 
 
 def average_models(dirs: list, out) -> Path:
@@ -26,7 +27,7 @@ def average_models(dirs: list, out) -> Path:
     first, meta = loaded[0]
     codec = codec_of(dirs[0], meta)
     # the mean speaks through the first model's codec: its token source may be another decoder, or gone
-    speaks = meta["codec"] if meta["codec"].startswith("random:") else str((Path(dirs[0]) / meta["codec"]).resolve())
+    speaks = codec_folder(dirs[0], meta)
     for d, (model, m) in zip(dirs[1:], loaded[1:]):
         if model.cfg != first.cfg:
             raise ValueError(f"{d} is a {model.cfg.name} model of another shape than {dirs[0]}")
@@ -49,10 +50,5 @@ def average_models(dirs: list, out) -> Path:
     first.load_state_dict(mean)
     extra = {**provenance(meta, "codec", "tokenizer", "sampling", "trained_steps"),
              # a path alone stops naming the part once it is overwritten (the bundle averaged and bundled again)
-             "averaged": [{"path": str(Path(d).resolve()), "sha1": _weights_sha1(d)} for d in dirs]}
+             "averaged": [{"path": str(Path(d).resolve()), "sha1": weights_sha1(d)} for d in dirs]}
     return save_checkpoint(first, out, codec=speaks, extra=extra)
-
-
-
-def _weights_sha1(model_dir) -> str:
-    return hashlib.sha1((Path(model_dir) / "model.safetensors").read_bytes()).hexdigest()

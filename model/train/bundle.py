@@ -35,11 +35,18 @@ def token_source(codec_dir) -> str:
     return str(Path(tokens_from(codec_dir) or codec_dir).resolve())
 
 
-def codec_of(model_dir, meta: dict) -> str:
-    """The token source of the codec a model checkpoint reads: the folder it names, resolved against
-    the checkpoint's own (the bundle's is "../codec"); a `random:` codec as it is."""
+def codec_folder(model_dir, meta: dict) -> str:
+    """The codec a model checkpoint speaks through: the folder it names, resolved against the
+    checkpoint's own (the bundle's is "../codec"); a `random:` codec as it is."""
     name = meta["codec"]
-    return name if name.startswith("random:") else token_source(Path(model_dir) / name)
+    return name if name.startswith("random:") else str((Path(model_dir) / name).resolve())
+
+
+def codec_of(model_dir, meta: dict) -> str:
+    """The token source of the codec a model checkpoint reads (`codec_folder`, or the codec its
+    decoder was tuned from)."""
+    folder = codec_folder(model_dir, meta)
+    return folder if folder.startswith("random:") else token_source(folder)
 
 
 def export_codec(codec_dir, out: Path, **meta) -> Path:

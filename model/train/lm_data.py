@@ -9,7 +9,6 @@ kill loses at most the voice being encoded.
 from __future__ import annotations
 
 import copy
-import hashlib
 import random
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from ..data.dectalk import dectalk_voices
 from ..data.flite import flite_voices
 from ..data.nonsense import nonsense_text, say_whole
 from ..layout import IGNORE
+from antiphon.codec.checkpoint import weights_sha1
 from antiphon.common.atomic import write_atomically
 
 DATA_VERSION = 6  # bump when the utterances change
@@ -35,7 +35,7 @@ NO_WORD = IGNORE  # "heard" where no word ends: ignored by the loss, as the layo
 
 
 def codec_digest(codec_dir: Path) -> str:
-    return hashlib.sha1((Path(codec_dir) / "model.safetensors").read_bytes()).hexdigest()[:12]
+    return weights_sha1(codec_dir)[:12]
 
 
 class Float32Encoder:
@@ -112,6 +112,14 @@ def _cached_shard(file: Path, voice) -> dict | None:
     return shard if shard["voice"] == voice.key() else None
 
 
+def _save_sorry(file: Path, voice, codes: list, frames: list) -> dict:
+    """A shard of utterances from `voice`, each answered "sorry i did not understand" with no word heard."""
+    shard = {"codes": codes, "frames": frames, "answers": [answer("unknown")] * len(codes),
+             "heard": [[] for _ in codes], "voice": voice.key()}
+    _save(shard, file)
+    return shard
+
+
 def _backwards_shard(file: Path, maker: UtteranceMaker, encode, voice, name: str, split: str, count: int,
                      seed: int, tape: float, sentences: float, channel: float) -> dict:
     """`count` of a voice's questions played backwards, each answered "sorry i did not understand":
@@ -125,10 +133,7 @@ def _backwards_shard(file: Path, maker: UtteranceMaker, encode, voice, name: str
     asked, pcms, _, shifts = _draw_questions(rng, maker, voice, split, count, fs, tape, sentences)
     codes, frames = encode_utterances(encode, [p[::-1].copy() for p in pcms], shifts, fs,
                                       [rng.randrange(2**31) for _ in asked], maker.rate, channel)
-    shard = {"codes": codes, "frames": frames, "answers": [answer("unknown")] * count, "heard": [[] for _ in asked],
-             "voice": voice.key()}
-    _save(shard, file)
-    return shard
+    return _save_sorry(file, voice, codes, frames)
 
 
 def _nonsense_shard(file: Path, maker: UtteranceMaker, encode, voice, name: str, split: str, count: int,
@@ -145,10 +150,7 @@ def _nonsense_shard(file: Path, maker: UtteranceMaker, encode, voice, name: str,
     shifts = [rng.randrange(maker.frame_size) for _ in pcms]
     codes, frames = encode_utterances(encode, pcms, shifts, maker.frame_size, [rng.randrange(2**31) for _ in pcms],
                                       maker.rate, channel)
-    shard = {"codes": codes, "frames": frames, "answers": [answer("unknown")] * count, "heard": [[] for _ in pcms],
-             "voice": voice.key()}
-    _save(shard, file)
-    return shard
+    return _save_sorry(file, voice, codes, frames)
 
 
 def heard_words(spans: list[tuple[str, int, int]], shift: int, fs: int) -> list[tuple[str, int]]:
